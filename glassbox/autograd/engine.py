@@ -1,0 +1,132 @@
+"""The backward pass: topologically order the graph from the output, then push gradients from node to parents."""
+
+import numpy as np
+
+from . import anomaly
+
+
+class HookHandle:
+    """Returned by register_hook; remove() takes the hook out again."""
+
+    def __init__(self, hooks, hook):
+        self.hooks = hooks
+        self.hook = hook
+        hooks.append(hook)
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+def unbroadcast(grad, shape):
+    """Sum `grad` over the axes that broadcasting added or stretched, so that it gets `shape`.
+
+    This is the only place in glassbox where broadcasting is undone: ops return gradients in their output's
+    broadcast shape and the engine reduces them here.
+    """
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(root):
+    """Graph nodes reachable from `root`, each before all of its parents (iterative DFS: no recursion limit)."""
+    visited = {root}
+    order = []
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent is not None and hasattr(parent, "parents") and parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def _run_hooks(hooks, grad, tensor_type):
+    for hook in list(hooks):
+        replaced = hook(tensor_type._make(grad))
+        if replaced is not None:
+            grad = replaced.data if isinstance(replaced, tensor_type) else np.asarray(replaced)
+    return grad
+
+
+def backward(root, grad, retain_graph):
+    """Fill `.grad` of the leaves that `root` depends on, given d(something)/d(root) = `grad`."""
+    tensor_type = _tensor_type()
+    if root._ctx is None:
+        _accumulate(root, grad, tensor_type, must_copy=False)
+        return
+    node_grads = {root._ctx: grad}
+    leaf_grads = {}        # id(leaf) -> [leaf, summed grad]
+    seen, shared = set(), set()  # ids of arrays handed to more than one place: leaves must copy those
+    for node in _topological_order(root._ctx):
+        grad = node_grads.pop(node, None)
+        if grad is None:
+            continue
+        if node.released:
+            raise RuntimeError(
+                f"backward through {node.name()} a second time: its saved values were freed after the first "
+                "backward. Pass retain_graph=True to the first backward() if you need to go through the graph twice.")
+        if node._output_hooks:
+            grad = _run_hooks(node._output_hooks, grad, tensor_type)
+        if node._retained is not None:
+            output = node._retained()
+            if output is not None:
+                _accumulate(output, grad, tensor_type, must_copy=True)
+        if node.saved_versions:
+            node.check_versions()
+        input_grads = node.backward(grad)
+        if type(input_grads) is not tuple:
+            input_grads = (input_grads,)
+        if anomaly._enabled:
+            anomaly.check_backward(node, input_grads)
+        for parent, parent_grad, shape in zip(node.parents, input_grads, node.input_shapes):
+            if parent is None or parent_grad is None:
+                continue
+            if parent_grad.shape != shape:
+                parent_grad = unbroadcast(parent_grad, shape)
+            key = id(parent_grad)
+            if key in seen:
+                shared.add(key)
+            seen.add(key)
+            if hasattr(parent, "parents"):
+                previous = node_grads.get(parent)
+                node_grads[parent] = parent_grad if previous is None else previous + parent_grad
+            else:
+                entry = leaf_grads.get(id(parent))
+                if entry is None:
+                    leaf_grads[id(parent)] = [parent, parent_grad]
+                else:
+                    entry[1] = entry[1] + parent_grad
+        if not retain_graph:
+            node.release()
+    for leaf, leaf_grad in leaf_grads.values():
+        must_copy = id(leaf_grad) in shared or leaf_grad.base is not None or not leaf_grad.flags.writeable
+        _accumulate(leaf, leaf_grad, tensor_type, must_copy)
+
+
+def _accumulate(tensor, grad, tensor_type, must_copy):
+    """Add `grad` into tensor.grad (creating it on the first backward), after the tensor's hooks."""
+    if tensor._hooks:
+        grad = _run_hooks(tensor._hooks, grad, tensor_type)
+    if grad.dtype != tensor.data.dtype:
+        grad = grad.astype(tensor.data.dtype)
+    if tensor.grad is None:
+        # The first gradient is stored, not copied, when nothing else holds it: saves a copy per parameter per step.
+        tensor.grad = tensor_type._make(grad.copy() if must_copy else grad)
+    else:
+        tensor.grad.data = tensor.grad.data + grad
+
+
+def _tensor_type():
+    from ..tensor import Tensor
+
+    return Tensor

@@ -1,0 +1,66 @@
+"""Grad mode: the switch that decides whether ops record the graph (no_grad, enable_grad, set_grad_enabled)."""
+
+import functools
+
+# One process-wide flag, read by Function.apply on every op. A plain module global is the cheapest thing to read;
+# glassbox runs ops on one thread (data-loading workers never build graphs), so it need not be thread-local.
+_enabled = True
+
+
+def is_grad_enabled():
+    """True when ops record the graph for backward."""
+    return _enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: as a call, a context manager, or a decorator (like torch.set_grad_enabled)."""
+
+    def __init__(self, mode):
+        global _enabled
+        self.previous = _enabled
+        _enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        global _enabled
+        _enabled = self.previous
+        return False
+
+
+class _GradModeContext:
+    """Base for no_grad / enable_grad: a context manager that is also a decorator."""
+
+    mode = True
+
+    def __enter__(self):
+        global _enabled
+        self.previous = _enabled
+        _enabled = self.mode
+        return self
+
+    def __exit__(self, *exc_info):
+        global _enabled
+        _enabled = self.previous
+        return False
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return function(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Inside this context ops record no graph: the fast path for evaluation and inference."""
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Turn graph recording back on inside a no_grad block."""
+
+    mode = True
