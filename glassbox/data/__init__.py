@@ -1,0 +1,1 @@
+"""Data sets and data pipeline: Dataset, DataLoader, transforms and the embedded data sets."""
