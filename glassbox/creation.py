@@ -131,17 +131,30 @@ def randn_like(t, generator=None, dtype=None):
     return randn(*t.shape, generator=generator, dtype=dtype or t.dtype)
 
 
-def randint(low, high=None, size=None, generator=None, dtype=None):
-    """Integers uniform on [low, high); randint(high, size) starts at 0, like PyTorch."""
-    if size is None:
-        if not isinstance(high, (tuple, list)):
-            raise TypeError("randint: expected randint(low=0, high, size), e.g. randint(10, (3,))")
-        low, high, size = 0, low, high
-    elif high is None:
-        raise TypeError("randint: high is required")
+def randint(*args, low=None, high=None, size=None, generator=None, dtype=None):
+    """Integers uniform on [low, high), low defaulting to 0; PyTorch's forms: randint(high, size),
+    randint(low, high, size), randint(10, size=(3,)), randint(high=10, size=(3,))."""
+    if len(args) > 3:
+        raise TypeError(f"randint: expected at most 3 positional arguments (low, high, size), got {len(args)}")
+    if len(args) == 3:
+        low, high, size = args
+    elif len(args) == 2:
+        if size is None and isinstance(args[1], (tuple, list)):
+            high, size = args
+        else:
+            low, high = args
+    elif len(args) == 1:
+        if high is None:
+            high = args[0]
+        else:
+            low = args[0]
+    low = 0 if low is None else low
+    if high is None or size is None:
+        raise TypeError("randint: expected randint(low=0, high, size), e.g. randint(10, (3,)) or "
+                        "randint(0, 10, size=(3,))")
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
-    size = _size((size,) if isinstance(size, (tuple, list)) else ((size,),), "randint")
+    size = _size(tuple(size) if isinstance(size, (tuple, list)) else (size,), "randint")
     dtype = dtypes.as_dtype(dtype) or dtypes.int64
     return Tensor._make(numpy_generator(generator).integers(low, high, size=size).astype(dtype))
 

@@ -78,6 +78,20 @@ def result_type(a_dtype, b_dtype):
     return a_dtype if ca > cb else b_dtype
 
 
+def tensors_result_type(a_dtype, a_ndim, b_dtype, b_ndim):
+    """The dtype of a binary op on two tensors, by PyTorch's priority of groups: a 0-d tensor may lift the
+    category of a tensor with dims (int64 tensor + 0-d float64 -> float64) but never widens it within its
+    category (float32 tensor + 0-d float64 -> float32)."""
+    if (a_ndim == 0) == (b_ndim == 0):
+        return result_type(a_dtype, b_dtype)
+    higher, lower = (a_dtype, b_dtype) if a_ndim else (b_dtype, a_dtype)
+    if higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return result_type(higher, lower)
+    return higher
+
+
 def scalar_result_type(tensor_dtype, scalar):
     """The dtype of an op between a tensor and a Python scalar: the scalar only lifts the category
     (int tensor * 2.5 -> the default float dtype; float32 tensor * 2.5 stays float32)."""

@@ -225,20 +225,8 @@ class Tensor:
             grad_array = grad_array.astype(self.data.dtype, copy=True)
         engine.backward(self, grad_array, bool(retain_graph))
 
-    # ----- in place, without autograd ------------------------------------------------------------------------------
-    def zero_(self):
-        """Fill with zeros in place (bumps the version, like every in-place op)."""
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        self._version[0] += 1
-        return self
-
-    def fill_(self, value):
-        self._check_inplace("fill_")
-        self.data[...] = value
-        self._version[0] += 1
-        return self
-
+    # ----- in place ----------------------------------------------------------------------------------------------
+    # The in-place ops themselves (add_, zero_, x[i] = v ...) live in functional/methods.py; this is their guard.
     def _check_inplace(self, op_name):
         """Refuse in-place writes that would make recorded gradients wrong."""
         if not grad_mode._enabled:
@@ -257,7 +245,7 @@ def _to_array(data, dtype):
     """Turn user data (nested lists, scalars, arrays, tensors) into a new ndarray with PyTorch's dtype choices."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):  # NumPy arrays and scalars keep their dtype, as in torch
         array = np.array(data, dtype=dtype, copy=True)
     else:
         if isinstance(data, (list, tuple)) and _contains_tensor(data):

@@ -76,7 +76,11 @@ def backward(root, grad, retain_graph):
                 f"backward through {node.name()} a second time: its saved values were freed after the first "
                 "backward. Pass retain_graph=True to the first backward() if you need to go through the graph twice.")
         if node._output_hooks:
-            grad = _run_hooks(node._output_hooks, grad, tensor_type)
+            hooked = _run_hooks(node._output_hooks, grad, tensor_type)
+            if hooked is not grad:
+                shared.add(id(hooked))  # the user's hook may keep that array: leaves must copy it
+                seen.add(id(hooked))
+            grad = hooked
         if node._retained is not None:
             output = node._retained()
             if output is not None:
@@ -116,7 +120,9 @@ def backward(root, grad, retain_graph):
 def _accumulate(tensor, grad, tensor_type, must_copy):
     """Add `grad` into tensor.grad (creating it on the first backward), after the tensor's hooks."""
     if tensor._hooks:
-        grad = _run_hooks(tensor._hooks, grad, tensor_type)
+        hooked = _run_hooks(tensor._hooks, grad, tensor_type)
+        must_copy = must_copy or hooked is not grad
+        grad = hooked
     if grad.dtype != tensor.data.dtype:
         grad = grad.astype(tensor.data.dtype)
     if tensor.grad is None:

@@ -44,6 +44,8 @@ class Function:
             raise ShapeError(f"{cls.__name__}: {error} (input shapes: {shapes})") from None
         if type(out) is not np.ndarray:  # NumPy reductions return scalars; a tensor always holds an array
             out = np.asarray(out)
+        if record and out.dtype.kind != "f":  # integer and bool results (casts, argmax-like ops) have no gradient
+            record = False
         result = Tensor._make(out, record, ctx if record else None)
         if cls.is_view and np.may_share_memory(out, inputs[0].data):
             # A view shares its base's version counter, so in-place writes through either are seen by both.
@@ -55,7 +57,8 @@ class Function:
             ctx.parents = tuple((t._ctx or t) if t.requires_grad else None for t in inputs)
             ctx.input_shapes = tuple(t.data.shape for t in inputs)
             saved = [(t._version, t._version[0], "input", i) for i, t in enumerate(inputs)] if cls.save_inputs else []
-            if cls.save_output:
+            if cls.save_output or result._is_view:
+                # A view whose base is later changed in place would replay a stale graph: catch that too.
                 saved.append((result._version, result._version[0], "output", 0))
             ctx.saved_versions = saved
             ctx.released = False
@@ -82,9 +85,11 @@ class Function:
 
     def release(self):
         """Free what forward saved (the default after backward, unless retain_graph=True)."""
+        retained, hooks = self._retained, self._output_hooks
         self.__dict__.clear()
         self.parents = ()
         self.released = True
+        self._retained, self._output_hooks = retained, hooks
 
     def retain_output(self, tensor):
         self._retained = weakref.ref(tensor)

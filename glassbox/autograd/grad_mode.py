@@ -18,7 +18,8 @@ class set_grad_enabled:
     def __init__(self, mode):
         global _enabled
         self.previous = _enabled
-        _enabled = bool(mode)
+        self.mode = bool(mode)
+        _enabled = self.mode  # takes effect at once, so that set_grad_enabled(False) works as a plain call
 
     def __enter__(self):
         return self
@@ -28,11 +29,31 @@ class set_grad_enabled:
         _enabled = self.previous
         return False
 
+    def __call__(self, function):
+        """As a decorator: undo the immediate switch, and switch only while the function runs."""
+        global _enabled
+        _enabled = self.previous
+        mode = self.mode
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return function(*args, **kwargs)
+
+        return wrapper
+
 
 class _GradModeContext:
-    """Base for no_grad / enable_grad: a context manager that is also a decorator."""
+    """Base for no_grad / enable_grad: a context manager that is also a decorator, with or without parentheses
+    (`@no_grad()` and `@no_grad` both work, as in PyTorch)."""
 
     mode = True
+
+    def __new__(cls, function=None):
+        instance = super().__new__(cls)
+        if function is None:
+            return instance
+        return instance(function)
 
     def __enter__(self):
         global _enabled

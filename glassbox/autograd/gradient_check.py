@@ -81,6 +81,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, random_directions=None
                 expected = _numerical_along(fn, inputs, t, v, eps, us)
                 actual = float(np.sum(grad * v))
                 error = abs(actual - expected) - (atol + rtol * abs(expected))
+                error = np.inf if np.isnan(error) else error
                 if error > 0 and (failure is None or error > failure[0]):
                     failure = (error, f"input {index} (shape {t.shape}), random direction {k}: analytical "
                                       f"<v, grad> = {actual:.8g}, numerical = {expected:.8g}")
@@ -91,6 +92,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, random_directions=None
             e[position] = 1.0
             numerical[position] = _numerical_along(fn, inputs, t, e, eps, us)
         excess = np.abs(grad - numerical) - (atol + rtol * np.abs(numerical))
+        excess = np.where(np.isnan(excess), np.inf, excess)  # a NaN on either side is a failure, not a pass
         if excess.size and excess.max() > 0:
             worst = np.unravel_index(int(np.argmax(excess)), t.shape)
             if failure is None or excess[worst] > failure[0]:

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes
+from ..errors import ShapeError
 from ..ops import activation as act
 from ..ops import elementwise as ew
 from ..tensor import Tensor
@@ -66,6 +67,10 @@ def pow(input, exponent):
             raise RuntimeError("pow: integers to negative integer powers are not allowed")
         return ew.PowScalar.apply(input, exponent=exponent)
     if isinstance(exponent, Tensor) and isinstance(input, numbers.Number):
+        if exponent.data.dtype.kind in "biu" and isinstance(input, int):  # int ** int stays int, as in torch
+            if exponent.data.size and exponent.data.min() < 0:
+                raise RuntimeError("pow: integers to negative integer powers are not allowed")
+            return Tensor._make(np.power(np.int64(input), exponent.data.astype(np.int64)))
         exponent = floating(exponent, "pow")
         return ew.RPowScalar.apply(exponent, base=input)
     a, b = binary_operands(input, exponent, "pow")
@@ -173,7 +178,11 @@ def where(condition, input, other):
     if condition.data.dtype != dtypes.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {condition.data.dtype}")
     a, b = binary_operands(input, other, "where")
-    shape = np.broadcast_shapes(condition.shape, a.shape, b.shape)
+    try:
+        shape = np.broadcast_shapes(condition.shape, a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"where: condition {condition.shape}, input {a.shape} and other {b.shape} cannot be "
+                         "broadcast to one shape") from None
     return ew.Where.apply(a, b, condition=np.broadcast_to(condition.data, shape))
 
 
@@ -211,8 +220,6 @@ def _comparison(numpy_function, name):
         try:
             return Tensor._make(numpy_function(a.data, b.data))
         except ValueError as error:
-            from ..errors import ShapeError
-
             raise ShapeError(f"{name}: {error} (shapes {a.shape} and {b.shape})") from None
 
     function.__name__ = name

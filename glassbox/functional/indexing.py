@@ -116,7 +116,11 @@ def masked_fill(input, mask, value):
     mask = as_operand(mask, "masked_fill")
     if mask.dtype != dtypes.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
-    if np.broadcast_shapes(mask.shape, input.shape) != input.shape:
+    try:
+        fits = np.broadcast_shapes(mask.shape, input.shape) == input.shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ShapeError(f"masked_fill: mask of shape {mask.shape} must broadcast to the input's shape "
                          f"{input.shape}")
     if isinstance(value, Tensor) and value.ndim != 0:

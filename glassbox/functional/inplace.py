@@ -34,6 +34,10 @@ def apply_inplace(target, op_name, out_of_place, *args, **kwargs):
     np.copyto(target.data, result.data, casting="same_kind")
     target._version[0] += 1
     if records:
+        old_node = target._ctx
         target._ctx = result._ctx
         target.requires_grad = result.requires_grad
+        if old_node is not None and old_node.retained_output() is target and target._ctx is not None:
+            old_node._retained = None  # .grad is taken with respect to the new value, as in PyTorch
+            target._ctx.retain_output(target)
     return target

@@ -6,11 +6,13 @@ Binding here, one layer above tensor.py, keeps tensor.py free of imports from th
 from .. import dtypes
 from ..autograd import grad_mode
 from ..errors import ShapeError
+from ..ops import elementwise as ew
 from ..tensor import Tensor
 from . import arithmetic as ar
 from . import indexing as ix
 from . import reduction as rd
 from . import shape as sh
+from . import softmax as sm
 from .inplace import apply_inplace
 
 
@@ -60,6 +62,16 @@ def _setitem(self, index, value):
     self._version[0] += 1
 
 
+def _fill_(self, value):
+    """Fill with `value` in place. Outside autograd this is a plain write; on a graph tensor it records Fill."""
+    self._check_inplace("fill_")
+    if grad_mode._enabled and self.requires_grad:
+        return apply_inplace(self, "fill_", lambda t, v: ew.Fill.apply(t, value=v), value)
+    self.data[...] = value
+    self._version[0] += 1
+    return self
+
+
 def _contiguous(self):
     return self if self.data.flags.c_contiguous else ar.clone(self)
 
@@ -95,7 +107,8 @@ METHODS = {
     # reductions
     "sum": rd.sum, "mean": rd.mean, "var": rd.var, "std": rd.std, "prod": rd.prod, "max": rd.max, "min": rd.min,
     "amax": rd.amax, "amin": rd.amin, "argmax": rd.argmax, "argmin": rd.argmin, "logsumexp": rd.logsumexp,
-    "all": rd.all, "any": rd.any, "count_nonzero": rd.count_nonzero,
+    "softmax": sm.softmax, "log_softmax": sm.log_softmax, "all": rd.all, "any": rd.any,
+    "count_nonzero": rd.count_nonzero,
     # shapes
     "reshape": sh.reshape, "view": sh.view, "view_as": sh.view_as, "reshape_as": sh.reshape_as,
     "flatten": sh.flatten, "unflatten": sh.unflatten, "permute": sh.permute, "transpose": sh.transpose,
@@ -111,6 +124,7 @@ METHODS = {
     "half": _cast_method(dtypes.float16), "long": _cast_method(dtypes.int64), "int": _cast_method(dtypes.int32),
     "bool": _cast_method(dtypes.bool_), "to": _to, "type_as": lambda self, other: ar.to_dtype(self, other.dtype),
     "contiguous": _contiguous, "new_tensor": _new_tensor,
+    "fill_": _fill_, "zero_": lambda self: _fill_(self, 0),
 }
 
 INPLACE = {

@@ -30,7 +30,7 @@ def binary_operands(a, b, op_name):
     a_is_tensor, b_is_tensor = isinstance(a, Tensor), isinstance(b, Tensor)
     if a_is_tensor and b_is_tensor:
         if a.data.dtype != b.data.dtype:
-            dtype = dtypes.result_type(a.data.dtype, b.data.dtype)
+            dtype = dtypes.tensors_result_type(a.data.dtype, a.data.ndim, b.data.dtype, b.data.ndim)
             a, b = cast(a, dtype), cast(b, dtype)
         return a, b
     if a_is_tensor:
@@ -46,7 +46,7 @@ def _with_scalar(t, scalar, op_name):
         dtype = dtypes.scalar_result_type(t.data.dtype, scalar)
         return cast(t, dtype), Tensor._make(np.asarray(scalar, dtype=dtype))
     other = as_operand(scalar, op_name)
-    dtype = dtypes.result_type(t.data.dtype, other.data.dtype)
+    dtype = dtypes.tensors_result_type(t.data.dtype, t.data.ndim, other.data.dtype, other.data.ndim)
     return cast(t, dtype), cast(other, dtype)
 
 

@@ -2,21 +2,23 @@
 
 import numpy as np
 
-from .. import dtypes
 from ..errors import ShapeError
 from ..functional import arithmetic as ar
-from ..functional.indexing import one_hot  # noqa: F401  (re-exported: F.one_hot)
+from ..functional import indexing
+from ..functional import softmax as softmax_module
 from ..functional.operands import cast, floating
-from ..functional.shape import (
-    movedim,
-    pad,  # noqa: F401  (re-exported: F.pad)
-    reshape,
-)
+from ..functional.shape import movedim, reshape
+from ..functional.shape import pad as _pad
 from ..ops import loss as ls
 from ..ops import matmul as mat
 from ..random import numpy_generator
-from ..tensor import Tensor, normalize_dim
+from ..tensor import Tensor
 
+# Defined one layer down (they are also Tensor methods) and offered here under torch.nn.functional's names.
+softmax = softmax_module.softmax
+log_softmax = softmax_module.log_softmax
+one_hot = indexing.one_hot
+pad = _pad
 relu = ar.relu
 leaky_relu = ar.leaky_relu
 elu = ar.elu
@@ -28,27 +30,6 @@ sigmoid = ar.sigmoid
 tanh = ar.tanh
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _softmax_dim(input, dim, op_name):
-    if dim is None:
-        # PyTorch's legacy implicit choice: dim 0 for 0-, 1- and 3-D input, else 1; better to be explicit.
-        dim = 0 if input.ndim in (0, 1, 3) else 1
-    return normalize_dim(dim, input.ndim, op_name)
-
-
-def softmax(input, dim=None, dtype=None):
-    """exp(x) / sum(exp(x)) along dim, shifted by the max: finite for any logits; an all -inf row gives zeros."""
-    if dtype is not None:
-        input = cast(input, dtypes.as_dtype(dtype))
-    return ls.Softmax.apply(floating(input, "softmax"), axis=_softmax_dim(input, dim, "softmax"))
-
-
-def log_softmax(input, dim=None, dtype=None):
-    """x - logsumexp(x) along dim: stable for huge logits; an all -inf row gives -inf and a zero gradient."""
-    if dtype is not None:
-        input = cast(input, dtypes.as_dtype(dtype))
-    return ls.LogSoftmax.apply(floating(input, "log_softmax"), axis=_softmax_dim(input, dim, "log_softmax"))
 
 
 def linear(input, weight, bias=None):
@@ -135,8 +116,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     target = target if isinstance(target, Tensor) else Tensor(target)
     if target.dtype.kind == "f":
         if target.shape != input.shape:
-            raise ShapeError(f"cross_entropy: probability targets must have the input's shape {input.shape}, "
-                             f"got {target.shape}")
+            raise ShapeError(f"cross_entropy: a float target holds class probabilities and must have the input's "
+                             f"shape {input.shape}, got {target.shape}; for class indices pass an int64 (long) "
+                             "tensor, e.g. target.long()")
         probabilities = cast(target, input.dtype).data
         flat, batch_shape = _flatten_classes(input)
         probabilities = np.moveaxis(probabilities, 1, -1).reshape(-1, num_classes) if input.ndim > 1 else \

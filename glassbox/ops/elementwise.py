@@ -287,3 +287,15 @@ class Clone(Function):
 
     def backward(self, grad):
         return grad
+
+
+class Fill(Function):
+    """A tensor of the input's shape filled with one value; it no longer depends on the input (gradient 0)."""
+
+    save_inputs = False
+
+    def forward(self, a, value):
+        return np.full_like(a, value)
+
+    def backward(self, grad):
+        return np.zeros_like(grad)

@@ -91,7 +91,7 @@ class CrossEntropy(Function):
             return _reduce(per_item, reduction, self.denominator)
         # Smoothed: q = (1 - eps) w_t onehot(t) + (eps / C) w (as PyTorch, normalised by the same weight sum).
         class_weight = weight if weight is not None else np.ones(num_classes, logits.dtype)
-        q = (label_smoothing / num_classes) * keep[:, None] * class_weight[None, :]
+        q = ((label_smoothing / num_classes) * keep[:, None] * class_weight[None, :]).astype(logits.dtype)
         q[np.arange(len(target)), safe_target] += (1 - label_smoothing) * item_weight
         self.q = q
         per_item = -np.sum(q * logp, axis=1)

@@ -15,6 +15,8 @@ class MatMul(Function):
 
     def backward(self, grad):
         a, b = self.a, self.b
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: d(a.b)/da = b, d(a.b)/db = a
+            return grad * b, grad * a
         # Work with matrices: a vector a is a row (1, k), a vector b is a column (k, 1).
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
