@@ -1,5 +1,7 @@
 """The backward pass: topologically order the graph from the output, then push gradients from node to parents."""
 
+import weakref
+
 import numpy as np
 
 from . import anomaly
@@ -66,7 +68,9 @@ def backward(root, grad, retain_graph):
         return
     node_grads = {root._ctx: grad}
     leaf_grads = {}        # id(leaf) -> [leaf, summed grad]
-    seen, shared = set(), set()  # ids of arrays handed to more than one place: leaves must copy those
+    # Arrays handed to more than one place (Add passes one gradient to both inputs) must be copied before they
+    # become a leaf's .grad. `seen` holds weak references, so an id reused by a new array is not mistaken for one.
+    seen, shared = {}, set()
     for node in _topological_order(root._ctx):
         grad = node_grads.pop(node, None)
         if grad is None:
@@ -79,7 +83,7 @@ def backward(root, grad, retain_graph):
             hooked = _run_hooks(node._output_hooks, grad, tensor_type)
             if hooked is not grad:
                 shared.add(id(hooked))  # the user's hook may keep that array: leaves must copy it
-                seen.add(id(hooked))
+                seen[id(hooked)] = weakref.ref(hooked)
             grad = hooked
         if node._retained is not None:
             output = node._retained()
@@ -95,12 +99,20 @@ def backward(root, grad, retain_graph):
         for parent, parent_grad, shape in zip(node.parents, input_grads, node.input_shapes):
             if parent is None or parent_grad is None:
                 continue
+            if type(parent_grad) is not np.ndarray:  # e.g. a NumPy scalar from indexing with ints
+                parent_grad = np.asarray(parent_grad)
             if parent_grad.shape != shape:
-                parent_grad = unbroadcast(parent_grad, shape)
+                try:
+                    parent_grad = unbroadcast(parent_grad, shape)
+                except ValueError:
+                    raise RuntimeError(f"{node.name()} returned a gradient of shape {parent_grad.shape} for an "
+                                       f"input of shape {shape}: a bug in that op's backward") from None
             key = id(parent_grad)
-            if key in seen:
+            previous = seen.get(key)
+            if previous is not None and previous() is parent_grad:
                 shared.add(key)
-            seen.add(key)
+            else:
+                seen[key] = weakref.ref(parent_grad)
             if hasattr(parent, "parents"):
                 previous = node_grads.get(parent)
                 node_grads[parent] = parent_grad if previous is None else previous + parent_grad

@@ -65,9 +65,10 @@ def _index_array(index, op_name):
 
 
 def _check_index_range(index, size, op_name, dim):
-    if index.size and (index.min() < -size or index.max() >= size):
+    """Like PyTorch, these ops take indices in [0, size): a negative index is an error, not "from the end"."""
+    if index.size and (index.min() < 0 or index.max() >= size):
         raise IndexError(f"{op_name}: index {int(index.max() if index.max() >= size else index.min())} is out of "
-                         f"bounds for dimension {dim} with size {size}")
+                         f"bounds for dimension {dim} with size {size} (valid indices are 0..{size - 1})")
 
 
 def gather(input, dim, index):

@@ -35,7 +35,14 @@ def reshape(input, *shape):
     return mv.Reshape.apply(input, shape=shape)
 
 
-view = reshape
+def view(input, *shape):
+    """Like reshape, but never copies: raises when the memory layout (e.g. after a transpose) needs a copy."""
+    result = reshape(input, *shape)
+    if result is not input and input.numel() > 1 and not np.may_share_memory(result.data, input.data):
+        raise ShapeError(f"view: shape {_sizes(shape, 'view')} is not compatible with the strides of the input "
+                         f"(shape {input.shape}, not contiguous, e.g. after transpose/permute); view never copies. "
+                         "Use .reshape(...) instead, or call .contiguous() first.")
+    return result
 
 
 def view_as(input, other):
