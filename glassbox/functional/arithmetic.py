@@ -58,6 +58,25 @@ multiply = mul
 subtract = sub
 
 
+def remainder(input, other):
+    """Python's modulus: a - b * floor(a / b), with the sign of the divisor (torch.remainder, the % operator).
+    Gradients: 1 for input and -floor(a / b) for other, as in PyTorch."""
+    a, b = binary_operands(input, other, "remainder")
+    if a.data.dtype.kind != "f":
+        return Tensor._make(np.remainder(a.data, b.data))
+    quotient = Tensor._make(np.floor(a.data / b.data))  # piecewise constant: no gradient through it
+    return sub(a, mul(b, quotient))
+
+
+def fmod(input, other):
+    """C's fmod: a - b * trunc(a / b), with the sign of the dividend (torch.fmod)."""
+    a, b = binary_operands(input, other, "fmod")
+    if a.data.dtype.kind != "f":
+        return Tensor._make(np.fmod(a.data, b.data))
+    quotient = Tensor._make(np.trunc(a.data / b.data))
+    return sub(a, mul(b, quotient))
+
+
 def pow(input, exponent):
     """input ** exponent; a number exponent takes a faster path than a tensor one."""
     if isinstance(input, Tensor) and isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):

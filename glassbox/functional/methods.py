@@ -103,7 +103,8 @@ METHODS = {
     "__matmul__": sh.matmul, "__rmatmul__": _reflected(sh.matmul),
     "__eq__": ar.eq, "__ne__": ar.ne, "__lt__": ar.lt, "__le__": ar.le, "__gt__": ar.gt, "__ge__": ar.ge,
     "__and__": ar.bitwise_and, "__or__": ar.bitwise_or, "__xor__": ar.bitwise_xor,
-    "__invert__": ar.logical_not, "__floordiv__": lambda a, b: ar.div(a, b, rounding_mode="floor"),
+    "__invert__": ar.logical_not, "__mod__": ar.remainder, "__rmod__": _reflected(ar.remainder),
+    "remainder": ar.remainder, "fmod": ar.fmod, "__floordiv__": lambda a, b: ar.div(a, b, rounding_mode="floor"),
     # reductions
     "sum": rd.sum, "mean": rd.mean, "var": rd.var, "std": rd.std, "prod": rd.prod, "max": rd.max, "min": rd.min,
     "amax": rd.amax, "amin": rd.amin, "argmax": rd.argmax, "argmin": rd.argmin, "logsumexp": rd.logsumexp,
