@@ -11,6 +11,13 @@ from ..ops import elementwise as ew
 from ..tensor import Tensor
 from .operands import as_operand, binary_operands, cast, floating
 
+__all__ = ["abs", "absolute", "add", "allclose", "bitwise_and", "bitwise_or", "bitwise_xor", "ceil", "clamp", "clip",
+           "clone", "cos", "div", "divide", "elu", "eq", "equal", "exp", "floor", "fmod", "ge", "gelu", "gt",
+           "isclose", "isfinite", "isinf", "isnan", "le", "leaky_relu", "log", "log1p", "logical_and", "logical_not",
+           "logical_or", "logical_xor", "lt", "maximum", "minimum", "mul", "multiply", "ne", "neg", "negative",
+           "pow", "relu", "remainder", "round", "rsqrt", "rsub", "selu", "sigmoid", "sign", "silu", "sin",
+           "softplus", "sqrt", "sub", "subtract", "tanh", "true_divide", "trunc", "where"]
+
 
 def add(input, other, alpha=1):
     """input + alpha * other, broadcasting."""

@@ -11,6 +11,10 @@ from ..tensor import Tensor, normalize_dim
 from .arithmetic import sqrt, sub
 from .operands import cast, reduce_dims
 
+__all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "logsumexp", "max", "mean", "min",
+           "prod", "std", "sum", "var"]
+
+
 # What max(dim=...) / min(dim=...) return, like torch.return_types.max.
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 

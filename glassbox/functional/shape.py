@@ -11,6 +11,11 @@ from ..ops import movement as mv
 from ..tensor import normalize_dim
 from .operands import binary_operands
 
+__all__ = ["bmm", "broadcast_to", "cat", "chunk", "concat", "concatenate", "dot", "expand", "expand_as", "flatten",
+           "flip", "matmul", "mm", "movedim", "narrow", "outer", "pad", "permute", "repeat", "reshape", "reshape_as",
+           "split", "squeeze", "stack", "swapaxes", "swapdims", "t", "transpose", "tril", "triu", "unbind",
+           "unflatten", "unsqueeze", "view", "view_as"]
+
 
 def _sizes(args, op_name):
     """Accept both f(2, 3) and f((2, 3)), like PyTorch."""
