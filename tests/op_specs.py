@@ -17,6 +17,7 @@ returns the non-differentiable arguments as NumPy arrays. Both libraries get the
 """
 
 import math
+import warnings
 import zlib
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -725,13 +726,169 @@ register(
     Spec("dropout[eval]", lambda m, x: m.F.dropout(x, p=0.5, training=False), [case((3, 4)), case(())]),
 )
 
+# ----- normalisation and embedding (fused ops) ----------------------------------------------------------------------
+def running_stats(rng, shapes):
+    """Running mean and (positive) running variance for the channel dim 1 of the first input."""
+    channels = shapes[0][1]
+    return {"mean": rng.standard_normal(channels), "var": rng.uniform(0.5, 2.0, channels)}
+
+
+def _batch_norm_updates(m, x, momentum):
+    """The output of a training-mode batch_norm and the running statistics it left behind (no gradient)."""
+    out = m.F.batch_norm(x, m.extra.mean, m.extra.var, training=True, momentum=momentum)
+    return out, m.extra.mean.clone(), m.extra.var.clone()
+
+
+# (N, C), (N, C, L) and (N, C, H, W) inputs with their per-channel weight and bias
+BN_AFFINE = [case((4, 3), (3,), (3,)), case((3, 2, 4), (2,), (2,)), case((2, 2, 3, 2), (2,), (2,)),
+             case((4, 3), (3,), (3,), nc=(0,)), case((3, 2, 4), (2,), (2,), nc=(0, 1))]
+BN_PLAIN = [case((4, 3)), case((3, 2, 4)), case((3, 2, 4), nc=(0,))]
+RUNNING = "running statistics change in place on every call, so finite differences do not apply; torch checks them"
+register(
+    Spec("batch_norm[train]", lambda m, x, w, b: m.F.batch_norm(x, m.extra.mean, m.extra.var, w, b, training=True),
+         BN_AFFINE, extras=running_stats),
+    Spec("batch_norm[train,no_affine]", lambda m, x: m.F.batch_norm(x, m.extra.mean, m.extra.var, training=True),
+         BN_PLAIN, extras=running_stats),
+    Spec("batch_norm[train,no_running_stats]", lambda m, x, w, b: m.F.batch_norm(x, None, None, w, b, training=True),
+         BN_AFFINE[:2]),
+    Spec("batch_norm[train,bias_only]",
+         lambda m, x, b: m.F.batch_norm(x, m.extra.mean, m.extra.var, bias=b, training=True, eps=0.1),
+         [case((4, 3), (3,)), case((3, 2, 4), (2,))], extras=running_stats),
+    Spec("batch_norm[train,weight_only]",
+         lambda m, x, w: m.F.batch_norm(x, m.extra.mean, m.extra.var, weight=w, training=True),
+         [case((4, 3), (3,))], extras=running_stats),
+    Spec("batch_norm[eval]", lambda m, x, w, b: m.F.batch_norm(x, m.extra.mean, m.extra.var, w, b),
+         BN_AFFINE, extras=running_stats),
+    Spec("batch_norm[eval,no_affine]",
+         lambda m, x: m.F.batch_norm(x, m.extra.mean, m.extra.var, training=False, eps=1e-3),
+         BN_PLAIN, extras=running_stats),
+    Spec("batch_norm[running_stats]", lambda m, x: _batch_norm_updates(m, x, 0.1), BN_PLAIN, extras=running_stats,
+         gradcheck=False, reason=RUNNING),
+    Spec("batch_norm[running_stats,momentum=0.7]", lambda m, x: _batch_norm_updates(m, x, 0.7), BN_PLAIN[:2],
+         extras=running_stats, gradcheck=False, reason=RUNNING),
+    Spec("layer_norm", lambda m, x, w, b: m.F.layer_norm(x, tuple(w.shape), w, b),
+         [case((3, 4), (4,), (4,)), case((2, 3, 4), (4,), (4,)), case((5,), (5,), (5,)),
+          case((3, 4), (4,), (4,), nc=(0, 1))]),
+    Spec("layer_norm[2d]", lambda m, x, w, b: m.F.layer_norm(x, tuple(w.shape), w, b),
+         [case((2, 3, 4), (3, 4), (3, 4)), case((3, 4), (3, 4), (3, 4)), case((2, 3, 4), (3, 4), (3, 4), nc=(0,))]),
+    Spec("layer_norm[no_affine]", lambda m, x: m.F.layer_norm(x, (x.shape[-1],)),
+         [case((3, 4)), case((2, 3, 4)), case((3, 4), nc=(0,))]),
+    Spec("layer_norm[2d,no_affine]", lambda m, x: m.F.layer_norm(x, tuple(x.shape[-2:]), eps=1e-3),
+         [case((2, 3, 4)), case((2, 3, 4), nc=(0,))]),
+    Spec("layer_norm[weight_only]", lambda m, x, w: m.F.layer_norm(x, tuple(w.shape), weight=w),
+         [case((3, 4), (4,)), case((2, 3, 4), (3, 4))]),
+    Spec("layer_norm[bias_only]", lambda m, x, b: m.F.layer_norm(x, tuple(b.shape), bias=b), [case((3, 4), (4,))]),
+)
+
+EMBEDDING = [case((5, 3)), case((5, 3), nc=(0,))]
+PADDING = ("the padding_idx row gets no gradient by design although the output depends on it (torch documents "
+           "this): finite differences disagree there; torch checks the row stays zero")
+register(
+    Spec("embedding", lambda m, w: m.F.embedding(m.extra.idx, w), EMBEDDING + [case((6, 1))],
+         extras=lambda rng, shapes: {"idx": int_index(shapes[0][0], (2, 4))(rng)}),  # repeats: gradients add up
+    Spec("embedding[1d_index]", lambda m, w: m.F.embedding(m.extra.idx, w), EMBEDDING[:1],
+         extras=lambda rng, shapes: {"idx": np.array([4, 0, 4, 4, 2])}),
+    Spec("embedding[0d_index]", lambda m, w: m.F.embedding(m.extra.idx, w), EMBEDDING[:1],
+         extras=lambda rng, shapes: {"idx": np.array(3)}),
+    Spec("embedding[int32_index]", lambda m, w: m.F.embedding(m.extra.idx, w), EMBEDDING[:1],
+         extras=lambda rng, shapes: {"idx": np.array([[1, 2], [1, 0]], dtype=np.int32)}),
+    # more rows than twice the lookups: the backward sums over the distinct rows only, then places them
+    Spec("embedding[big_table]", lambda m, w: m.F.embedding(m.extra.idx, w), [case((12, 2)), case((12, 2), nc=(0,))],
+         extras=lambda rng, shapes: {"idx": np.array([[7, 2, 7], [0, 7, 11]])}),
+    Spec("embedding[big_table,padding_idx,scale_grad_by_freq]",
+         lambda m, w: m.F.embedding(m.extra.idx, w, padding_idx=2, scale_grad_by_freq=True), [case((12, 2))],
+         extras=lambda rng, shapes: {"idx": np.array([7, 2, 7, 2, 5])}, gradcheck=False, reason=PADDING),
+    Spec("embedding[padding_idx]", lambda m, w: m.F.embedding(m.extra.idx, w, padding_idx=1), EMBEDDING,
+         extras=lambda rng, shapes: {"idx": np.array([[1, 2, 1], [0, 1, 4]])}, gradcheck=False, reason=PADDING),
+    Spec("embedding[padding_idx=-1]", lambda m, w: m.F.embedding(m.extra.idx, w, padding_idx=-1), EMBEDDING[:1],
+         extras=lambda rng, shapes: {"idx": np.array([[4, 2, 4], [0, 4, 2]])}, gradcheck=False, reason=PADDING),
+    # the same lookups with the padding positions masked out of the output: now finite differences apply
+    Spec("embedding[padding_idx,masked]", lambda m, w: m.F.embedding(m.extra.idx, w, padding_idx=1) * m.extra.keep,
+         EMBEDDING, extras=lambda rng, shapes: {"idx": np.array([[1, 2, 1], [0, 1, 4]]),
+                                                "keep": np.array([[0.0, 1, 0], [1, 0, 1]])[..., None]}),
+    Spec("embedding[scale_grad_by_freq]", lambda m, w: m.F.embedding(m.extra.idx, w, scale_grad_by_freq=True),
+         EMBEDDING, extras=lambda rng, shapes: {"idx": np.array([[1, 2, 1], [0, 1, 4]])}, gradcheck=False,
+         reason="scale_grad_by_freq divides each row's gradient by its index count: by design not the derivative"),
+    Spec("embedding[max_norm]", lambda m, w: m.F.embedding(m.extra.idx, w * 1.0, max_norm=1.0),
+         EMBEDDING, extras=lambda rng, shapes: {"idx": np.array([[1, 2, 1], [0, 1, 4]])}, gradcheck=False,
+         reason="max_norm renormalises weight rows in place and without gradient (as torch), so finite "
+                "differences see a renormalisation that backward deliberately ignores"),
+    Spec("embedding[max_norm,norm_type=1]",
+         lambda m, w: m.F.embedding(m.extra.idx, w * 1.0, max_norm=1.5, norm_type=1.0),
+         EMBEDDING[:1], extras=lambda rng, shapes: {"idx": np.array([3, 1, 3])}, gradcheck=False,
+         reason="max_norm renormalises weight rows in place and without gradient (as torch)"),
+)
+
+
+def log_probabilities(rng, shapes):
+    """Rows of log-probabilities along the last dim (kl_div's input)."""
+    out = []
+    for s in shapes:
+        x = rng.standard_normal(s)
+        out.append(x - np.log(np.exp(x).sum(axis=-1, keepdims=True)))
+    return out
+
+
+def _kl_div(m, x, target, **kwargs):
+    """F.kl_div without torch's warning that reduction='mean' is not the true KL divergence (we test it anyway)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="reduction: 'mean' divides", category=UserWarning)
+        return m.F.kl_div(x, target, **kwargs)
+
+
+def _kl_targets(log_target, zeros=False):
+    def extras(rng, shapes):
+        p = np.exp(log_probabilities(rng, shapes[:1])[0])
+        if zeros:
+            p = np.where(rng.random(shapes[0]) < 0.3, 0.0, p)
+        return {"target": np.log(p) if log_target else p}
+
+    return extras
+
+
+PAIRS = [case((3, 4), (3, 4)), case((5,), (5,)), case((), ()), case((3, 4), (3, 4), nc=(0, 1))]
+for reduction in ("mean", "sum", "none"):
+    red = reduction
+    register(
+        Spec(f"smooth_l1_loss[{red}]", lambda m, x, y, r=red: m.F.smooth_l1_loss(x, y, reduction=r), PAIRS,
+             gen=per_input(normal, lambda rng, s: [rng.standard_normal(s[0]) * 1.5])),
+        Spec(f"smooth_l1_loss[beta=0.3,{red}]", lambda m, x, y, r=red: m.F.smooth_l1_loss(x, y, reduction=r, beta=0.3),
+             PAIRS[:2]),
+        Spec(f"smooth_l1_loss[beta=0,{red}]", lambda m, x, y, r=red: m.F.smooth_l1_loss(x, y, reduction=r, beta=0.0),
+             PAIRS[:2], gen=l1_pair),
+        Spec(f"huber_loss[{red}]", lambda m, x, y, r=red: m.F.huber_loss(x, y, reduction=r),
+             PAIRS, gen=per_input(normal, lambda rng, s: [rng.standard_normal(s[0]) * 1.5])),
+        Spec(f"huber_loss[delta=0.4,{red}]", lambda m, x, y, r=red: m.F.huber_loss(x, y, reduction=r, delta=0.4),
+             PAIRS[:2]),
+        Spec(f"huber_loss[weight,{red}]",
+             lambda m, x, y, r=red: m.F.huber_loss(x, y, reduction=r, weight=m.extra.weight), PAIRS[:1],
+             extras=lambda rng, shapes: {"weight": rng.uniform(0.5, 2.0, shapes[0])}),
+    )
+for reduction in ("mean", "sum", "none", "batchmean"):
+    red = reduction
+    register(
+        Spec(f"kl_div[{red}]", lambda m, x, r=red: _kl_div(m, x, m.extra.target, reduction=r),
+             [case((3, 4)), case((5,)), case((2, 3, 4), nc=(0,))], gen=log_probabilities, extras=_kl_targets(False)),
+        Spec(f"kl_div[log_target,{red}]",
+             lambda m, x, r=red: _kl_div(m, x, m.extra.target, reduction=r, log_target=True),
+             [case((3, 4)), case((3, 4), nc=(0,))], gen=log_probabilities, extras=_kl_targets(True)),
+        Spec(f"kl_div[zero_targets,{red}]", lambda m, x, r=red: _kl_div(m, x, m.extra.target, reduction=r),
+             [case((3, 4))], gen=log_probabilities, extras=_kl_targets(False, zeros=True)),
+        Spec(f"kl_div[target_grad,{red}]", lambda m, x, t, r=red: _kl_div(m, x, t, reduction=r),
+             [case((3, 4), (3, 4)), case((4,), (4,), nc=(0, 1))], gen=per_input(normal, positive)),
+        Spec(f"kl_div[log_target,target_grad,{red}]",
+             lambda m, x, t, r=red: _kl_div(m, x, t, reduction=r, log_target=True), [case((3, 4), (3, 4))]),
+    )
+
+
 # Ops the tests must cover: the coverage test fails when one of them has no row.
 REQUIRED_OPS = """
 add sub mul div pow neg rsub rdiv rpow matmul exp log log1p sqrt rsqrt abs sin cos tanh sigmoid relu leaky_relu elu
 selu gelu silu softplus clamp maximum minimum where sum mean var std max min amax amin prod logsumexp reshape view
 flatten unflatten permute transpose squeeze unsqueeze expand repeat flip getitem setitem cat stack split chunk pad
 gather scatter_add index_select masked_fill tril triu softmax log_softmax cross_entropy nll_loss mse_loss l1_loss
-binary_cross_entropy binary_cross_entropy_with_logits linear dropout
+binary_cross_entropy binary_cross_entropy_with_logits linear dropout batch_norm layer_norm embedding smooth_l1_loss
+huber_loss kl_div
 """.split()
 
 
@@ -926,4 +1083,46 @@ ERRORS = [
     ErrorSpec("inplace[broadcast_result]", _inplace_broadcast, RuntimeError, r"\(3,\).*\(2, 3\)"),
     ErrorSpec("requires_grad[integer]", lambda m: m.ones(3, dtype=m.int64).requires_grad_(), RuntimeError,
               r"(?i)floating"),
+    ErrorSpec("batch_norm[batch_size_1]", lambda m: m.F.batch_norm(_floats(m, 1, 3), None, None, training=True),
+              ValueError, r"more than 1 value per channel when training.*\(1, 3\)"),
+    ErrorSpec("batch_norm[eval_without_running_stats]", lambda m: m.F.batch_norm(_floats(m, 4, 3), None, None),
+              RuntimeError, r"running_mean.*evaluation"),
+    ErrorSpec("batch_norm[running_mean_shape]",
+              lambda m: m.F.batch_norm(_floats(m, 4, 3), m.zeros(4), m.ones(4), training=True), gb.ShapeError,
+              r"batch_norm: running_mean should contain 3 elements.*\(4,\)"),
+    ErrorSpec("batch_norm[weight_shape]",
+              lambda m: m.F.batch_norm(_floats(m, 4, 3), m.zeros(3), m.ones(3), weight=_floats(m, 4)),
+              gb.ShapeError, r"batch_norm: weight.*\(3,\).*\(4,\)"),
+    ErrorSpec("batch_norm[momentum_none]",
+              lambda m: m.F.batch_norm(_floats(m, 4, 3), m.zeros(3), m.ones(3), training=True, momentum=None),
+              TypeError, r"momentum.*float"),
+    ErrorSpec("layer_norm[shape]", lambda m: m.F.layer_norm(_floats(m, 2, 3), (4,)), gb.ShapeError,
+              r"layer_norm: normalized_shape=\(4,\).*\(\*, 4\).*\(2, 3\)"),
+    ErrorSpec("layer_norm[weight_shape]", lambda m: m.F.layer_norm(_floats(m, 2, 4), (4,), weight=_floats(m, 3)),
+              gb.ShapeError, r"layer_norm: weight.*\(4,\).*\(3,\)"),
+    ErrorSpec("embedding[index_range]", lambda m: m.F.embedding(m.tensor([0, 5]), _floats(m, 5, 2)), IndexError,
+              r"embedding: index 5 is out of range.*0\.\.4"),
+    ErrorSpec("embedding[negative_index]", lambda m: m.F.embedding(m.tensor([[-1, 0]]), _floats(m, 5, 2)),
+              IndexError, r"index -1 is out of range"),
+    ErrorSpec("embedding[float_index]", lambda m: m.F.embedding(m.tensor([0.0, 1.0]), _floats(m, 5, 2)), TypeError,
+              r"embedding.*integer"),
+    ErrorSpec("embedding[padding_idx]", lambda m: m.F.embedding(m.tensor([0]), _floats(m, 5, 2), padding_idx=5),
+              ValueError, r"padding_idx=5.*num_embeddings=5"),
+    ErrorSpec("embedding[weight_1d]", lambda m: m.F.embedding(m.tensor([0]), _floats(m, 5)), gb.ShapeError,
+              r"embedding: weight must be 2-D.*\(5,\)"),
+    ErrorSpec("smooth_l1_loss[target_shape]", lambda m: m.F.smooth_l1_loss(_floats(m, 4), _floats(m, 4, 1)),
+              gb.ShapeError, r"smooth_l1_loss.*\(4, 1\).*\(4,\).*broadcast", torch=False,
+              reason="torch only warns and broadcasts"),
+    ErrorSpec("smooth_l1_loss[negative_beta]", lambda m: m.F.smooth_l1_loss(_floats(m, 4), _floats(m, 4), beta=-1.0),
+              ValueError, r"beta.*-1"),
+    ErrorSpec("huber_loss[target_shape]", lambda m: m.F.huber_loss(_floats(m, 4, 1), _floats(m, 4)),
+              gb.ShapeError, r"huber_loss.*\(4,\).*\(4, 1\).*broadcast", torch=False,
+              reason="torch only warns and broadcasts"),
+    ErrorSpec("huber_loss[delta]", lambda m: m.F.huber_loss(_floats(m, 4), _floats(m, 4), delta=0.0), ValueError,
+              r"delta.*positive"),
+    ErrorSpec("kl_div[target_shape]", lambda m: m.F.kl_div(_floats(m, 2, 3), _floats(m, 3), reduction="batchmean"),
+              gb.ShapeError, r"kl_div.*\(3,\).*\(2, 3\).*broadcast", torch=False,
+              reason="torch broadcasts a (3,) target against (2, 3) input without a word"),
+    ErrorSpec("kl_div[reduction]", lambda m: m.F.kl_div(_floats(m, 2, 3), _floats(m, 2, 3), reduction="avg"),
+              ValueError, r"batchmean.*avg"),
 ]

@@ -14,19 +14,22 @@ class ReLU(Module):
     def forward(self, input):
         return F.relu(input)
 
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
 
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
         return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):

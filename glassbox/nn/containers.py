@@ -39,6 +39,11 @@ class Sequential(Module):
         keys = list(self._modules)
         for key in keys[index] if isinstance(index, slice) else [keys[_index(index, len(self))]]:
             del self._modules[key]
+        # Renumber '0', '1', ... like PyTorch, so a later append() cannot reuse (and overwrite) a name.
+        items = list(self._modules.items())
+        self._modules.clear()
+        for position, (key, module) in enumerate(items):
+            self._modules[str(position) if key.isdigit() else key] = module
 
     def __len__(self):
         return len(self._modules)
@@ -88,6 +93,24 @@ class ModuleList(Module):
         self._modules.clear()
         for i, m in enumerate(modules):
             self.add_module(str(i), m)
+
+    def __repr__(self):
+        """Runs of identical layers are folded, as in PyTorch: (0-2): 3 x Linear(...)."""
+        lines, items = [], [(name, repr(module)) for name, module in self._modules.items()]
+        start = 0
+        while start < len(items):
+            end = start
+            while end + 1 < len(items) and items[end + 1][1] == items[start][1]:
+                end += 1
+            text = items[start][1].replace("\n", "\n  ")
+            if end > start:
+                lines.append(f"({items[start][0]}-{items[end][0]}): {end - start + 1} x {text}")
+            else:
+                lines.append(f"({items[start][0]}): {text}")
+            start = end + 1
+        if not lines:
+            return "ModuleList()"
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList is a container, not a layer: iterate over it in your forward()")

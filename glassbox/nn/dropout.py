@@ -12,9 +12,10 @@ class Dropout(Module):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
         self.p = p
+        self.inplace = inplace  # accepted for PyTorch compatibility; the result is always a new tensor
 
     def forward(self, input):
         return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

@@ -1,7 +1,9 @@
-"""torch.nn.functional's names: activations, softmax, losses, dropout, linear, pad, one_hot."""
+"""torch.nn.functional's names: activations, softmax, losses, dropout, linear, normalisation, embedding, pad,
+one_hot."""
 
 import numpy as np
 
+from ..autograd.grad_mode import no_grad
 from ..errors import ShapeError
 from ..functional import arithmetic as ar
 from ..functional import indexing
@@ -9,8 +11,10 @@ from ..functional import softmax as softmax_module
 from ..functional.operands import cast, floating
 from ..functional.shape import movedim, reshape
 from ..functional.shape import pad as _pad
+from ..ops import embedding as emb
 from ..ops import loss as ls
 from ..ops import matmul as mat
+from ..ops import norm
 from ..random import numpy_generator
 from ..tensor import Tensor
 
@@ -227,3 +231,196 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                                  "binary_cross_entropy_with_logits")
     return ls.BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, pos_weight=pos_weight,
                                                  reduction=reduction)
+
+
+# ----- normalisation ----------------------------------------------------------------------------------------------
+def _affine_inputs(weight, bias, shape, dtype, op_name):
+    """weight and bias (each optional) as tensors of `shape` in `dtype`, and the flags the fused ops take."""
+    inputs = []
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is None:
+            continue
+        value = value if isinstance(value, Tensor) else Tensor(value)
+        if value.shape != shape:
+            raise ShapeError(f"{op_name}: {name} must have shape {shape}, got {value.shape}")
+        inputs.append(cast(value, dtype) if value.dtype != dtype else value)
+    return inputs, weight is not None, bias is not None
+
+
+def _check_running_stat(stat, name, channels):
+    if not isinstance(stat, Tensor):
+        raise TypeError(f"batch_norm: {name} must be a Tensor (its values are updated in place), got "
+                        f"{type(stat).__name__}")
+    if stat.shape != (channels,):
+        raise ShapeError(f"batch_norm: {name} should contain {channels} elements (one per channel of the input), "
+                         f"not shape {stat.shape}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation of `input` (N, C, *) over every dim but the channel dim 1; weight and bias are (C,).
+
+    training=True normalises with the batch mean and biased variance and, when running_mean and running_var (C,)
+    are given, updates them in place: running = (1 - momentum) * running + momentum * batch statistic, with the
+    unbiased batch variance for running_var (as PyTorch). training=False uses the running statistics.
+    """
+    input = floating(input, "batch_norm")
+    if input.ndim < 2:
+        raise ShapeError(f"batch_norm: input must have shape (N, C, *) with a channel dim 1, got {input.shape}")
+    if momentum is None:
+        raise TypeError("batch_norm: momentum must be a float; for a cumulative average pass momentum=1/k at the "
+                        "k-th batch (nn.BatchNorm1d(momentum=None) does this for you)")
+    channels = input.shape[1]
+    if training and input.data.size == channels:  # N * prod(spatial dims) == 1, as torch checks
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+    track = running_mean is not None and running_var is not None
+    if not training and not track:
+        raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode "
+                           "(training=False)")
+    if track:
+        _check_running_stat(running_mean, "running_mean", channels)
+        _check_running_stat(running_var, "running_var", channels)
+    dtype = weight.dtype if isinstance(weight, Tensor) else input.dtype
+    input = cast(input, dtype) if input.dtype != dtype else input
+    affine, has_weight, has_bias = _affine_inputs(weight, bias, (channels,), dtype, "batch_norm")
+    out = norm.BatchNorm.apply(input, *affine, has_weight=has_weight, has_bias=has_bias, training=training,
+                               running_mean=running_mean.data if track else None,
+                               running_var=running_var.data if track else None, momentum=momentum, eps=eps)
+    if training and track:  # the op changed them in place: ops that saved them must notice
+        running_mean._version[0] += 1
+        running_var._version[0] += 1
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalisation over the last len(normalized_shape) dims of `input` (*, *normalized_shape);
+    weight and bias have shape normalized_shape."""
+    input = floating(input, "layer_norm")
+    normalized_shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) \
+        else tuple(int(n) for n in normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or input.shape[input.ndim - k:] != normalized_shape:
+        raise ShapeError(f"layer_norm: normalized_shape={normalized_shape} expects input of shape "
+                         f"(*, {', '.join(map(str, normalized_shape))}), got {input.shape}")
+    dtype = weight.dtype if isinstance(weight, Tensor) else input.dtype
+    input = cast(input, dtype) if input.dtype != dtype else input
+    affine, has_weight, has_bias = _affine_inputs(weight, bias, normalized_shape, dtype, "layer_norm")
+    return norm.LayerNorm.apply(input, *affine, has_weight=has_weight, has_bias=has_bias, normalized_ndim=k,
+                                eps=eps)
+
+
+# ----- embedding --------------------------------------------------------------------------------------------------
+def _embedding_indices(input, num_embeddings, op_name="embedding"):
+    """The indices as an integer array, each checked to lie in [0, num_embeddings)."""
+    indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{op_name}: indices must be an integer tensor (int64 or int32), got dtype {indices.dtype}")
+    if indices.size:
+        low, high = indices.min(), indices.max()
+        if low < 0 or high >= num_embeddings:
+            raise IndexError(f"{op_name}: index {int(low if low < 0 else high)} is out of range: valid indices are "
+                             f"0..{num_embeddings - 1}")
+    return indices
+
+
+def _padding_index(padding_idx, num_embeddings, op_name):
+    """padding_idx as a row number in [0, num_embeddings) (negative counts from the end), or None."""
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{op_name}: padding_idx={padding_idx} must be within num_embeddings={num_embeddings}")
+    return padding_idx % num_embeddings
+
+
+def _embedding_renorm_(weight, indices, max_norm, norm_type):
+    """Scale the looked-up rows of weight whose norm_type-norm exceeds max_norm down to max_norm, in place."""
+    rows = np.unique(indices)
+    with no_grad():
+        picked = weight.data[rows]
+        norms = np.linalg.norm(picked.astype(np.float64), ord=norm_type, axis=1)
+        too_long = norms > max_norm
+        if too_long.any():
+            scale = max_norm / (norms[too_long] + 1e-7)  # PyTorch's 1e-7 keeps zero rows from dividing by 0
+            weight.data[rows[too_long]] = picked[too_long] * scale[:, None].astype(weight.dtype)
+            weight._version[0] += 1
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of `weight` (V, D) picked by the integer indices `input` (*): output (*, D).
+
+    padding_idx: that row gets no gradient. max_norm: the looked-up rows whose norm_type-norm exceeds it are
+    renormalised in place first (no gradient), as in PyTorch.
+    """
+    if weight.ndim != 2:
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported; use sparse=False (the dense "
+                                  "gradient has the same values)")
+    num_embeddings = weight.shape[0]
+    padding_idx = _padding_index(padding_idx, num_embeddings, "embedding")
+    indices = _embedding_indices(input, num_embeddings)
+    if max_norm is not None:
+        _embedding_renorm_(weight, indices, max_norm, norm_type)
+    return emb.Embedding.apply(weight, indices=indices, padding_idx=padding_idx,
+                               scale_grad_by_freq=scale_grad_by_freq)
+
+
+# ----- more element-wise losses (composites: no backward code of their own) -----------------------------------------
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 (x - y)^2 / beta where |x - y| < beta, else |x - y| - 0.5 beta; beta=0 gives the L1 loss."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    input = floating(input, "smooth_l1_loss")
+    diff = ar.sub(input, _same_shape(input, target, "smooth_l1_loss"))
+    if beta == 0:
+        return _reduce(ar.abs(diff), reduction)
+    quadratic = ar.mul(ar.mul(diff, diff), 0.5 / beta)
+    linear = ar.sub(ar.abs(diff), 0.5 * beta)
+    return _reduce(ar.where(Tensor._make(np.abs(diff.data) < beta), quadratic, linear), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 (x - y)^2 where |x - y| < delta, else delta (|x - y| - 0.5 delta); optional per-element weight."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    input = floating(input, "huber_loss")
+    diff = ar.sub(input, _same_shape(input, target, "huber_loss"))
+    quadratic = ar.mul(ar.mul(diff, diff), 0.5)
+    linear = ar.mul(ar.sub(ar.abs(diff), 0.5 * delta), delta)
+    loss = ar.where(Tensor._make(np.abs(diff.data) < delta), quadratic, linear)
+    if weight is not None:
+        weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+        if weight.shape != input.shape:
+            raise ShapeError(f"huber_loss: weight must have the input's shape {input.shape}, got {weight.shape}")
+        loss = ar.mul(loss, weight)
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence with `input` holding log-probabilities: target * (log(target) - input) per
+    element (exp(target) * (target - input) when log_target). reduction='batchmean' divides the sum by the batch
+    size (the true KL divergence per sample); 'mean' divides by the number of elements."""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+    input = floating(input, "kl_div")
+    target = _same_shape(input, target, "kl_div")
+    if log_target:
+        weight = Tensor._make(np.exp(target.data)) if not target.requires_grad else ar.exp(target)
+        loss = ar.mul(weight, ar.sub(target, input))
+    else:
+        zero = target.data == 0
+        if target.requires_grad:
+            # t log t, with 0 log 0 = 0; the inner where keeps log(0) (and its infinite gradient) out entirely
+            safe = ar.where(Tensor._make(zero), 1.0, target)
+            entropy_term = ar.where(Tensor._make(zero), 0.0, ar.mul(target, ar.log(safe)))
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                entropy_term = Tensor._make(np.where(zero, 0, target.data * np.log(np.where(zero, 1, target.data)))
+                                            .astype(input.dtype))
+        loss = ar.sub(entropy_term, ar.mul(target, input))
+    if reduction == "batchmean":
+        total = loss.sum()
+        return ar.div(total, input.shape[0]) if input.ndim > 0 else total
+    return _reduce(loss, reduction)

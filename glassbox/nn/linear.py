@@ -33,9 +33,10 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
-        self.bias = Parameter(empty(out_features, dtype=dtype)) if bias else None
-        if not bias:
-            self.register_parameter("bias", None)
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)  # a placeholder, so `self.bias` is None and not in state_dict
         self.reset_parameters()
 
     def reset_parameters(self):

@@ -38,10 +38,12 @@ class Module:
                                  f"super().__init__() at the start of {type(self).__name__}.__init__")
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._forget(name)
+            if name not in params:  # replacing keeps the name's place (state_dict order, Sequential order)
+                self._forget(name)
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            if name not in modules:
+                self._forget(name)
             modules[name] = value
         elif name in params:
             if value is not None:
@@ -87,7 +89,8 @@ class Module:
         _check_name(self, name, self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
-        self._forget(name)
+        if name not in self._parameters:
+            self._forget(name)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -96,9 +99,12 @@ class Module:
         _check_name(self, name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
-        self._forget(name)
+        if name not in self._buffers:
+            self._forget(name)
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
             self._non_persistent_buffers.add(name)
 
     def add_module(self, name, module):
@@ -106,7 +112,8 @@ class Module:
         _check_name(self, name, self._modules)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module or None, got {type(module).__name__}")
-        self._forget(name)
+        if name not in self._modules:
+            self._forget(name)
         self._modules[name] = module
 
     register_module = add_module

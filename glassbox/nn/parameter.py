@@ -18,7 +18,7 @@ class Parameter(Tensor):
         else:
             array = np.asarray(data)
         self.data = array  # shared, not copied: Parameter(t) wraps t's memory, as in PyTorch
-        self.grad = None
+        self._grad = None
         self.requires_grad = False
         self._ctx = None
         self._version = data._version if isinstance(data, Tensor) else [0]

@@ -1,0 +1,80 @@
+"""Embedding: a lookup table of learned vectors, one row per index (word, token, item ...)."""
+
+import numpy as np
+
+from .. import dtypes
+from ..creation import empty
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+class Embedding(Module):
+    """Integer indices (*) -> rows of weight, output (*, embedding_dim).
+
+    weight: (num_embeddings, embedding_dim), initialised from N(0, 1) with the padding_idx row zeroed; that row
+    also gets no gradient, so it stays a fixed "pad". max_norm renormalises looked-up rows in place (as PyTorch).
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, dtype=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = F._padding_index(padding_idx, self.num_embeddings, "Embedding")
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if sparse:
+            raise NotImplementedError("Embedding: sparse gradients are not supported; use sparse=False (the dense "
+                                      "gradient has the same values)")
+        if _weight is None:
+            dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
+            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            shape = tuple(_weight.shape)
+            if shape != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {shape}, but num_embeddings={self.num_embeddings} "
+                                 f"and embedding_dim={self.embedding_dim} need ({self.num_embeddings}, "
+                                 f"{self.embedding_dim})")
+            self.weight = Parameter(_weight if isinstance(_weight, Tensor) else np.asarray(_weight),
+                                    requires_grad=not _freeze)
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+            self.weight._version[0] += 1
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
+        """An Embedding whose weight is `embeddings` (num_embeddings, embedding_dim), shared, not copied; frozen
+        (requires_grad=False) unless freeze=False. The padding_idx row is kept as given."""
+        if np.ndim(embeddings.data if isinstance(embeddings, Tensor) else embeddings) != 2:
+            raise ValueError("Embedding.from_pretrained: embeddings must be 2-D (num_embeddings, embedding_dim), "
+                             f"got shape {tuple(np.shape(embeddings))}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings, _freeze=freeze)
+
+    def forward(self, input):
+        # Checked here first so that the error names this layer (F.embedding checks again: a cheap min/max).
+        F._embedding_indices(input, self.num_embeddings, f"{type(self).__name__}(num_embeddings="
+                             f"{self.num_embeddings}, embedding_dim={self.embedding_dim})")
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
+
+    def extra_repr(self):
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        return text
