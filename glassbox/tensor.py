@@ -19,12 +19,12 @@ class Tensor:
     """
 
     # Slots keep a tensor small and attribute access fast: per-op overhead decides small-model speed.
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "_is_view", "_hooks", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_version", "_is_view", "_hooks", "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad=False):
         array = _to_array(data, dtypes.as_dtype(dtype))
         self.data = array
-        self.grad = None
+        self._grad = None
         self.requires_grad = False
         self._ctx = None
         self._version = [0]
@@ -38,7 +38,7 @@ class Tensor:
         """Wrap an ndarray without copying or checking: the fast constructor every op uses."""
         t = object.__new__(cls)
         t.data = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
         t._version = [0]
@@ -77,6 +77,25 @@ class Tensor:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
+
+    @property
+    def grad(self):
+        """The gradient backward() accumulated here (a Tensor of this tensor's shape and dtype), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # Checked like PyTorch: a wrong-shaped gradient would otherwise broadcast silently into an update.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.data.shape:
+                raise RuntimeError(f"assigned grad has shape {value.shape}, but the tensor has shape "
+                                   f"{self.data.shape}")
+            if value.dtype != self.data.dtype:
+                raise RuntimeError(f"assigned grad has dtype {value.dtype}, but the tensor has dtype "
+                                   f"{self.data.dtype}")
+        self._grad = value
 
     @property
     def is_leaf(self):

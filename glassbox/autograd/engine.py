@@ -137,11 +137,11 @@ def _accumulate(tensor, grad, tensor_type, must_copy):
         grad = hooked
     if grad.dtype != tensor.data.dtype:
         grad = grad.astype(tensor.data.dtype)
-    if tensor.grad is None:
+    if tensor._grad is None:
         # The first gradient is stored, not copied, when nothing else holds it: saves a copy per parameter per step.
-        tensor.grad = tensor_type._make(grad.copy() if must_copy else grad)
+        tensor._grad = tensor_type._make(grad.copy() if must_copy else grad)
     else:
-        tensor.grad.data = tensor.grad.data + grad
+        tensor._grad.data = tensor._grad.data + grad
 
 
 def _tensor_type():
