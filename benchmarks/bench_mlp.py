@@ -1,4 +1,8 @@
-"""One MLP training step (784-512-256-10, batch 128, SGD momentum) in glassbox and PyTorch, timed in one process."""
+"""One MLP training step (784-512-256-10, batch 128, SGD momentum) in glassbox and PyTorch, timed in one process.
+
+Two glassbox versions of the step: `engine` (tensors, nn.functional and a hand-written update: the engine's own
+speed) and `nn` (nn.Sequential, nn.CrossEntropyLoss and optim.SGD: what a user writes). The PyTorch side is always
+the user's version."""
 
 import argparse
 import math
@@ -51,6 +55,27 @@ def glassbox_step_fn(weights, x_np, y_np):
     return step
 
 
+def glassbox_nn_step_fn(weights, x_np, y_np):
+    """The same step as a glassbox user writes it: nn.Sequential, nn.CrossEntropyLoss, optim.SGD."""
+    layers = []
+    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+        layers += [gb.nn.Linear(fan_in, fan_out), gb.nn.ReLU()]
+    model = gb.nn.Sequential(*layers[:-1])
+    model.load_state_dict(dict(zip(model.state_dict(), weights)))
+    criterion = gb.nn.CrossEntropyLoss()
+    opt = gb.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    x, y = gb.from_numpy(x_np), gb.from_numpy(y_np)
+
+    def step():
+        loss = criterion(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+
+    return step
+
+
 def torch_step_fn(weights, x_np, y_np):
     """The same step as a PyTorch user writes it: nn.Sequential, nn.functional.cross_entropy, optim.SGD."""
     layers = []
@@ -91,13 +116,22 @@ def main():
     parser.add_argument("--steps", type=int, default=30, help="training steps per round")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps per framework before timing")
     parser.add_argument("--rewarm", type=int, default=5, help="untimed steps at the start of every round")
+    parser.add_argument("--api", choices=("engine", "nn", "both"), default="both",
+                        help="which glassbox version of the step to time against PyTorch")
     args = parser.parse_args()
+    print("\n".join(describe(torch)))
+    for api in ("engine", "nn") if args.api == "both" else (args.api,):
+        compare(api, args)
+
+
+def compare(api, args):
 
     rng = np.random.default_rng(0)
     weights = initial_weights(rng)
     x = rng.standard_normal((BATCH, SIZES[0]), dtype=np.float32)
     y = rng.integers(0, SIZES[-1], BATCH, dtype=np.int64)
-    steps = {"glassbox": glassbox_step_fn(weights, x, y), "pytorch": torch_step_fn(weights, x, y)}
+    glassbox_step = glassbox_step_fn if api == "engine" else glassbox_nn_step_fn
+    steps = {"glassbox": glassbox_step(weights, x, y), "pytorch": torch_step_fn(weights, x, y)}
 
     # Warm up (allocator, BLAS thread pools, caches) and check that both sides computed the same losses.
     losses = {name: [step().item() for _ in range(args.warmup)] for name, step in steps.items()}
@@ -109,9 +143,8 @@ def main():
         for name in sorted(steps, reverse=bool(r % 2)):
             times[name].append(time_per_step(steps[name], args.steps, args.rewarm))
 
-    print("\n".join(describe(torch)))
     print(
-        f"workload: MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, ReLU, cross-entropy, SGD(lr={LR}, "
+        f"\n[{api}] workload: MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, ReLU, cross-entropy, SGD(lr={LR}, "
         f"momentum={MOMENTUM}), float32"
     )
     print(
@@ -125,7 +158,7 @@ def main():
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, t in times.items():
         print(f"{name:9s} median {medians[name]:7.3f} ms/step  (min {min(t):.3f}, max {max(t):.3f})")
-    print(f"ratio glassbox/pytorch: {medians['glassbox'] / medians['pytorch']:.2f}")
+    print(f"[{api}] ratio glassbox/pytorch: {medians['glassbox'] / medians['pytorch']:.2f}")
     if gap > 1e-3:
         raise SystemExit(f"the two sides diverged (loss gap {gap:.1e}): they are not running the same workload")
 

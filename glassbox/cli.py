@@ -1,0 +1,99 @@
+"""The `glassbox` command: `glassbox list` and `glassbox run [RECIPE] [--epochs N] [--seed S] [--out DIR]
+[--data PATH]`. Errors are one line and a non-zero exit code (2 for bad arguments); --debug shows tracebacks."""
+
+import argparse
+import json
+import os
+import sys
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad arguments in one line (and exit code 2) instead of usage + message."""
+
+    def error(self, message):
+        self.exit(2, f"glassbox: error: {message} (see glassbox --help)\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def build_parser(recipe_names, default_recipe):
+    parser = _OneLineParser(prog="glassbox", description="glassbox: deep learning from first principles on NumPy.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    commands.add_parser("list", help="list the recipes")
+    run = commands.add_parser("run", help="train a recipe and write its metrics and plots")
+    run.add_argument("recipe", nargs="?", default=default_recipe, metavar="RECIPE",
+                     help=f"one of: {', '.join(recipe_names)} (default: {default_recipe})")
+    run.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the recipe's)")
+    run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
+    run.add_argument("--out", help="output directory (default: runs/RECIPE)")
+    run.add_argument("--data", help="a data file replacing the embedded data (same format)")
+    run.add_argument("--quiet", action="store_true", help="no progress output, only the final metrics")
+    run.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return parser
+
+
+def main(argv=None):
+    from .recipes import DEFAULT_RECIPE, RECIPES
+
+    parser = build_parser(list(RECIPES), DEFAULT_RECIPE)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "list":
+        width = max(len(name) for name in RECIPES)
+        for name, recipe in RECIPES.items():
+            default = "  (default)" if name == DEFAULT_RECIPE else ""
+            print(f"{name.ljust(width)}  {recipe.DESCRIPTION}{default}")
+        return 0
+    if args.recipe not in RECIPES:
+        parser.error(f"unknown recipe {args.recipe!r}; choose one of: {', '.join(RECIPES)}")
+    if args.data is not None and not os.path.isfile(args.data):
+        parser.error(f"--data {args.data}: no such file")
+    try:
+        return _run(RECIPES[args.recipe], args)
+    except KeyboardInterrupt:
+        print("glassbox: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one readable line for people; the traceback for developers
+        if args.debug:
+            raise
+        print(f"glassbox: error: {type(error).__name__}: {error} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _run(recipe, args):
+    from .recipes.common import RunConfig
+
+    out = args.out or os.path.join("runs", recipe.NAME)
+    config = RunConfig(epochs=args.epochs, seed=args.seed, out=out, data=args.data, verbose=0 if args.quiet else 1)
+    if not args.quiet:
+        print(f"glassbox run {recipe.NAME}: {recipe.DESCRIPTION}")
+    metrics = recipe.run(config)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+    print(f"wrote {out}/: " + ", ".join(sorted(os.listdir(out))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""The Keras-style training loop for any nn.Module: fit, evaluate, predict.
+
+    history = fit(model, (x_train, y_train), val=(x_val, y_val), epochs=10, batch_size=32,
+                  loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(model.parameters()), metrics=["accuracy"])
+
+The one override point for unusual training (GANs, reinforcement learning, ...) is `train_step`: pass
+`fit(..., train_step=fn)` with fn(trainer, batch) -> dict of numbers to log, or subclass Trainer and override
+its train_step method. Everything else (epochs, validation, metrics, callbacks, checkpoints) stays the same.
+"""
+
+import time
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..data.dataset import Dataset, Subset, TensorDataset
+from ..data.loader import DataLoader
+from ..errors import ShapeError
+from ..functional.shape import cat
+from ..random import default_generator
+from ..tensor import Tensor
+from . import callbacks as callbacks_module
+from .losses import get_loss
+from .metrics import get_metric
+from .optimizers import get_optimizer
+from .resume import load_training_state, save_training_state
+
+
+def _as_dataset(data, what):
+    """A Dataset from a Dataset, or from a tuple (inputs, targets) of arrays or tensors."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) in (1, 2):
+        tensors = [x if isinstance(x, Tensor) else Tensor._make(np.asarray(x)) for x in data]
+        return TensorDataset(*tensors)
+    raise TypeError(f"fit: {what} must be a Dataset, a DataLoader or a tuple (inputs, targets), "
+                    f"got {type(data).__name__}")
+
+
+def _split_batch(batch):
+    """(inputs, targets) from a batch: a tuple/list of two, or a single tensor (inputs only)."""
+    if isinstance(batch, (tuple, list)):
+        if len(batch) == 2:
+            return batch[0], batch[1]
+        if len(batch) == 1:
+            return batch[0], None
+        return tuple(batch[:-1]), batch[-1]
+    return batch, None
+
+
+class Trainer:
+    """Runs the loop; fit() builds one. Attributes a callback may read or set: model, optimizer, scheduler,
+    epochs, epoch, steps_per_epoch, running_loss, stop_training, resuming."""
+
+    def __init__(self, model, loss=None, optimizer=None, metrics=(), callbacks=(), scheduler=None,
+                 scheduler_interval="epoch", train_step=None, verbose=1, log=print):
+        self.model = model
+        self.loss_fn = get_loss(loss) if loss is not None else None
+        self.optimizer = get_optimizer(optimizer, model) if optimizer is not None else None
+        self.metrics = [get_metric(m) for m in metrics]
+        self.scheduler = scheduler
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        self.scheduler_interval = scheduler_interval
+        self.history = callbacks_module.History()
+        user_callbacks = list(callbacks)
+        self.callbacks = [self.history] + user_callbacks
+        if not any(isinstance(c, callbacks_module.ProgressBar) for c in user_callbacks):
+            self.callbacks.append(callbacks_module.ProgressBar(verbose))
+        for callback in self.callbacks:
+            callback.set_trainer(self)
+        if train_step is not None:
+            self.train_step = lambda batch: train_step(self, batch)
+        self.custom_step = train_step is not None or type(self).train_step is not Trainer.train_step
+        self.log = log
+        self.stop_training, self.resuming = False, False
+        self.epoch, self.epochs, self.steps_per_epoch, self.running_loss = 0, 0, 0, float("nan")
+
+    # ----- the override point --------------------------------------------------------------------------------------
+    def train_step(self, batch):
+        """One optimisation step on one batch; returns the numbers to log (at least 'loss').
+        Override this (or pass fit(train_step=...)) for GANs, RL and other unusual training."""
+        inputs, targets = _split_batch(batch)
+        output = self.model(*inputs) if isinstance(inputs, tuple) else self.model(inputs)
+        loss = self.compute_loss(output, targets)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.update_metrics(output, targets)
+        return {"loss": loss.item()}
+
+    # ----- pieces a custom train_step can reuse --------------------------------------------------------------------
+    def compute_loss(self, output, targets):
+        if self.loss_fn is None:
+            raise ValueError("fit: no loss given; pass loss=nn.CrossEntropyLoss() (or 'cross_entropy', 'mse', ...)")
+        return self.loss_fn(output, targets)
+
+    def update_metrics(self, output, targets):
+        if targets is not None:
+            for metric in self.metrics:
+                metric.update(output.detach(), targets)
+
+    def _metric_logs(self, prefix=""):
+        return {prefix + metric.name: metric.compute() for metric in self.metrics}
+
+    # ----- loops ---------------------------------------------------------------------------------------------------
+    def _callbacks(self, hook, *args):
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def fit(self, train_loader, val_loader=None, epochs=1, initial_epoch=0, checkpoint=None):
+        if self.optimizer is None and not self.custom_step:
+            raise ValueError("fit: no optimizer given; pass optimizer=optim.SGD(model.parameters(), lr=0.1) "
+                             "or a name such as 'adam'")
+        self.epochs, self.steps_per_epoch = epochs, len(train_loader)
+        self.stop_training = False
+        self._callbacks("on_train_begin", {})
+        for epoch in range(initial_epoch, epochs):
+            self.epoch = epoch
+            logs = {}
+            self._callbacks("on_epoch_begin", epoch, logs)
+            started = time.perf_counter()
+            logs.update(self._train_epoch(train_loader))
+            if val_loader is not None:
+                logs.update(self.evaluate(val_loader, prefix="val_"))
+            logs["lr"] = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else float("nan")
+            logs["seconds"] = time.perf_counter() - started
+            self._step_scheduler_after_epoch(logs)
+            self._callbacks("on_epoch_end", epoch, logs)
+            if checkpoint is not None:
+                save_training_state(checkpoint, self, train_loader, epoch)
+            if self.stop_training:
+                break
+        self._callbacks("on_train_end", {})
+        return self.history
+
+    def _train_epoch(self, loader):
+        self.model.train()
+        for metric in self.metrics:
+            metric.reset()
+        total, count = 0.0, 0
+        for index, batch in enumerate(loader):
+            self._callbacks("on_train_batch_begin", index, {})
+            step_logs = self.train_step(batch)
+            loss = step_logs.get("loss", float("nan"))
+            size = _batch_size(batch)
+            total, count = total + loss * size, count + size
+            self.running_loss = total / count
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
+            self._callbacks("on_train_batch_end", index, step_logs)
+            if self.stop_training:
+                break
+        logs = {"loss": total / count if count else float("nan")}
+        logs.update(self._metric_logs())
+        return logs
+
+    def _step_scheduler_after_epoch(self, logs):
+        if self.scheduler is None or self.scheduler_interval != "epoch":
+            return
+        if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+            self.scheduler.step(logs.get("val_loss", logs["loss"]))
+        else:
+            self.scheduler.step()
+
+    def evaluate(self, loader, prefix=""):
+        """Mean loss and metrics over `loader` in eval mode without recording a graph."""
+        self.model.eval()
+        for metric in self.metrics:
+            metric.reset()
+        self._callbacks("on_test_begin", {})
+        total, count = 0.0, 0
+        with no_grad():
+            for batch in loader:
+                inputs, targets = _split_batch(batch)
+                output = self.model(*inputs) if isinstance(inputs, tuple) else self.model(inputs)
+                if targets is not None and self.loss_fn is not None:
+                    size = _batch_size(batch)
+                    total, count = total + self.compute_loss(output, targets).item() * size, count + size
+                self.update_metrics(output, targets)
+        logs = {prefix + "loss": total / count} if count else {}
+        logs.update(self._metric_logs(prefix))
+        self._callbacks("on_test_end", logs)
+        return logs
+
+
+def _batch_size(batch):
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    while isinstance(first, (tuple, list)):
+        first = first[0]
+    return first.shape[0] if first.ndim else 1
+
+
+def _loader(data, batch_size, shuffle, what, generator=None):
+    if isinstance(data, DataLoader):
+        return data
+    dataset = _as_dataset(data, what)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=32, loss=None, optimizer=None,
+        metrics=(), callbacks=(), scheduler=None, scheduler_interval="epoch", shuffle=True, train_step=None,
+        checkpoint=None, resume_from=None, verbose=1, log=print):
+    """Train `model` on `train` for `epochs` epochs and return the History (history.history['val_loss'] ...).
+
+    train / val: a Dataset, a DataLoader, or a tuple (inputs, targets) of arrays/tensors.
+    validation_split: hold out this fraction of `train` (the last examples, before shuffling, like Keras).
+    loss: a loss module/callable or a name ('cross_entropy', 'mse', 'bce_with_logits', ...).
+    optimizer: an optim.Optimizer, or a name ('sgd', 'adam', 'adamw', 'rmsprop', 'adagrad') with default settings.
+    metrics: names ('accuracy', 'top5_accuracy', 'mae', 'mse', 'r2') or Metric objects; logged per epoch.
+    scheduler: an lr_scheduler, stepped after each epoch (or each batch with scheduler_interval='step');
+      ReduceLROnPlateau is stepped with val_loss.
+    checkpoint: path of a checkpoint written atomically after every epoch (model, optimizer, scheduler,
+      callbacks, RNG and data-order state); resume_from: such a checkpoint to continue from.
+    train_step: fn(trainer, batch) -> dict, replacing the standard step (the one override point).
+    """
+    train_dataset = None if isinstance(train, DataLoader) else _as_dataset(train, "train")
+    if validation_split is not None:
+        if val is not None:
+            raise ValueError("fit: pass either val= or validation_split=, not both")
+        if train_dataset is None or not 0.0 < validation_split < 1.0:
+            raise ValueError("fit: validation_split must be in (0, 1) and needs train data that is not a DataLoader")
+        n = len(train_dataset)
+        n_val = max(1, int(round(n * validation_split)))
+        val = Subset(train_dataset, range(n - n_val, n))
+        train_dataset = Subset(train_dataset, range(n - n_val))
+    generator = None
+    if not isinstance(train, DataLoader):
+        from ..random import Generator
+
+        # The loader's own generator is seeded from the default one, so gb.manual_seed fixes the data order, and
+        # its state goes into checkpoints so that a resumed run sees the same batches.
+        generator = Generator(int(default_generator.numpy.integers(2**62)))
+    train_loader = train if isinstance(train, DataLoader) else _loader(train_dataset, batch_size, shuffle, "train",
+                                                                       generator)
+    val_loader = None if val is None else _loader(val, batch_size, False, "val")
+    if len(train_loader) == 0:
+        raise ValueError("fit: the training data is empty")
+    trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
+                      scheduler=scheduler, scheduler_interval=scheduler_interval, train_step=train_step,
+                      verbose=verbose, log=log)
+    initial_epoch = 0
+    if resume_from is not None:
+        initial_epoch = load_training_state(resume_from, trainer, train_loader)
+        trainer.resuming = True
+    return trainer.fit(train_loader, val_loader, epochs=epochs, initial_epoch=initial_epoch, checkpoint=checkpoint)
+
+
+def evaluate(model, data, *, loss=None, metrics=(), batch_size=256, verbose=0):
+    """Mean loss (if a loss is given) and metrics of `model` on `data` (Dataset, DataLoader or (x, y))."""
+    trainer = Trainer(model, loss=loss, metrics=metrics, verbose=verbose)
+    return trainer.evaluate(_loader(data, batch_size, False, "data"))
+
+
+def predict(model, data, *, batch_size=256):
+    """The model's outputs for every example of `data` (inputs, a Dataset or a DataLoader), concatenated, in eval
+    mode without a graph."""
+    if isinstance(data, (np.ndarray, Tensor)):
+        data = (data,)
+    loader = _loader(data, batch_size, False, "data")
+    model.eval()
+    outputs = []
+    with no_grad():
+        for batch in loader:
+            inputs, _ = _split_batch(batch)
+            outputs.append(model(*inputs) if isinstance(inputs, tuple) else model(inputs))
+    if not outputs:
+        raise ShapeError("predict: the data is empty")
+    return cat(outputs, dim=0)
+

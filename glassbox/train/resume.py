@@ -1,0 +1,45 @@
+"""Save and restore everything fit() needs to continue an interrupted run exactly where it stopped."""
+
+from ..io.checkpoint import load_checkpoint, save_checkpoint
+from ..random import default_generator
+
+_FORMAT = "glassbox.fit/1"
+
+
+def save_training_state(path, trainer, train_loader, epoch):
+    """Write a checkpoint (atomically) after `epoch` has finished."""
+    extra = {
+        "format": _FORMAT,
+        "epoch": epoch,
+        # Random state: dropout and initialisation draw from the default generator, the data order from the
+        # loader's; restoring both makes the rest of the run repeat the uninterrupted one bit for bit.
+        "default_generator": default_generator.get_state(),
+        "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
+        "callbacks": {f"{index}:{type(c).__name__}": c.state_dict() for index, c in enumerate(trainer.callbacks)},
+    }
+    save_checkpoint(path, model_state=trainer.model.state_dict(),
+                    optimizer_state=trainer.optimizer.state_dict() if trainer.optimizer is not None else None,
+                    scheduler_state=trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
+                    extra=extra)
+
+
+def load_training_state(path, trainer, train_loader):
+    """Restore a checkpoint written by save_training_state; returns the epoch to start from."""
+    state = load_checkpoint(path)
+    extra = state["extra"] or {}
+    if extra.get("format") != _FORMAT:
+        raise ValueError(f"{path}: not a fit() checkpoint (format {extra.get('format')!r}, expected {_FORMAT!r})")
+    trainer.model.load_state_dict(state["model_state"])
+    if trainer.optimizer is not None and state["optimizer_state"] is not None:
+        trainer.optimizer.load_state_dict(state["optimizer_state"])
+    if trainer.scheduler is not None and state["scheduler_state"] is not None:
+        trainer.scheduler.load_state_dict(state["scheduler_state"])
+    default_generator.set_state(extra["default_generator"])
+    if extra.get("loader") is not None:
+        train_loader.load_state_dict(extra["loader"])
+    saved_callbacks = extra.get("callbacks") or {}
+    for index, callback in enumerate(trainer.callbacks):
+        key = f"{index}:{type(callback).__name__}"
+        if key in saved_callbacks:
+            callback.load_state_dict(saved_callbacks[key])
+    return int(extra["epoch"]) + 1
