@@ -5,7 +5,21 @@ from collections import OrderedDict
 from .module import Module
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """What Sequential and ModuleList share: children named '0', '1', ... in order."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_NumberedModules):
     """Layers applied one after another: Sequential(nn.Linear(4, 8), nn.ReLU()) or from an OrderedDict of
     named layers. Children are named '0', '1', ... so state_dict keys are '0.weight', like PyTorch."""
 
@@ -45,18 +59,9 @@ class Sequential(Module):
         for position, (key, module) in enumerate(items):
             self._modules[str(position) if key.isdigit() else key] = module
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules whose parameters the parent sees (a plain Python list would hide them)."""
 
     def __init__(self, modules=None):
@@ -72,15 +77,6 @@ class ModuleList(Module):
     def __setitem__(self, index, module):
         self.add_module(str(_index(index, len(self))), module)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for module in modules:

@@ -25,6 +25,14 @@ class RunConfig:
     verbose: int = 1
 
 
+def load_csv(path, columns, layout):
+    """A user's --data file: a comma-separated table with `columns` columns (described by `layout`)."""
+    table = np.loadtxt(path, delimiter=",", ndmin=2)
+    if table.shape[1] != columns:
+        raise ValueError(f"{path}: expected {layout} ({columns} columns), got shape {table.shape}")
+    return table
+
+
 def prepare_output(out):
     os.makedirs(out, exist_ok=True)
     return out

@@ -11,7 +11,7 @@ from ..random import manual_seed
 from ..tensor import Tensor
 from ..train import EarlyStopping, evaluate, fit, plots, predict
 from ..train.metrics import r2_score
-from .common import RunConfig, prepare_output, write_run
+from .common import RunConfig, load_csv, prepare_output, write_run
 
 NAME = "diabetes-mlp"
 DESCRIPTION = "MLP 10-16-1 (tanh) regression on the embedded diabetes data, next to a least-squares baseline"
@@ -22,9 +22,7 @@ def load_data(path=None):
     """(features (442, 10), target (442,)): the embedded data, or a CSV with 10 feature columns and the target."""
     if path is None:
         return load_diabetes()
-    table = np.loadtxt(path, delimiter=",", ndmin=2)
-    if table.ndim != 2 or table.shape[1] != 11:
-        raise ValueError(f"{path}: expected 10 feature columns and a target (11 columns), got shape {table.shape}")
+    table = load_csv(path, 11, "10 feature columns and a target")
     return table[:, :10].astype(np.float32), table[:, 10].astype(np.float32)
 
 

@@ -9,7 +9,7 @@ from ..data.datasets import load_digits, train_test_split
 from ..random import manual_seed
 from ..tensor import Tensor
 from ..train import EarlyStopping, evaluate, fit, predict
-from .common import RunConfig, prepare_output, write_classification_pictures, write_run
+from .common import RunConfig, load_csv, prepare_output, write_classification_pictures, write_run
 
 NAME = "digits-mlp"
 DESCRIPTION = "MLP 64-256-128-10 with dropout on the embedded 8x8 digits (classification)"
@@ -20,10 +20,7 @@ def load_data(path=None):
     """(images, labels): the embedded digits, or a CSV file in the same format (64 pixel columns 0..16, label)."""
     if path is None:
         return load_digits()
-    table = np.loadtxt(path, delimiter=",", ndmin=2)
-    if table.ndim != 2 or table.shape[1] != 65:
-        raise ValueError(f"{path}: expected rows of 64 pixel values and a label (65 columns), got shape "
-                         f"{table.shape}")
+    table = load_csv(path, 65, "rows of 64 pixel values and a label")
     return table[:, :64].astype(np.float32), table[:, 64].astype(np.int64)
 
 
