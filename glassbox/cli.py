@@ -47,7 +47,8 @@ def build_parser(recipe_names, default_recipe):
     run.add_argument("--out", help="output directory (default: runs/RECIPE)")
     run.add_argument("--data", help="a data file replacing the embedded data (same format)")
     run.add_argument("--quiet", action="store_true", help="no progress output, only the final metrics")
-    run.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    # SUPPRESS: without it the subcommand's default (False) would overwrite `glassbox --debug run ...`'s True.
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
     return parser
 
 

@@ -188,6 +188,11 @@ class ReduceLROnPlateau(_Monitor):
             verbose
         self.wait, self.cooldown_counter = 0, 0
 
+    def on_train_begin(self, logs=None):
+        if not self.trainer.resuming:  # a new fit starts from scratch, like Keras's (a resumed one keeps its state)
+            self.best = math.inf if self.mode == "min" else -math.inf
+            self.wait, self.cooldown_counter = 0, 0
+
     def on_epoch_end(self, epoch, logs=None):
         current = self.current(logs)
         if self.cooldown_counter > 0:

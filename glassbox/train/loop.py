@@ -17,6 +17,7 @@ from ..data.dataset import Dataset, Subset, TensorDataset
 from ..data.loader import DataLoader
 from ..errors import ShapeError
 from ..functional.shape import cat
+from ..optim.lr_scheduler import ReduceLROnPlateau as ReduceLROnPlateauSchedule
 from ..random import default_generator
 from ..tensor import Tensor
 from . import callbacks as callbacks_module
@@ -113,9 +114,12 @@ class Trainer:
             raise ValueError("fit: no optimizer given; pass optimizer=optim.SGD(model.parameters(), lr=0.1) "
                              "or a name such as 'adam'")
         self.epochs, self.steps_per_epoch = epochs, len(train_loader)
-        self.stop_training = False
+        if not self.resuming:  # a resumed run keeps the checkpoint's flag: a run that had stopped stays stopped
+            self.stop_training = False
         self._callbacks("on_train_begin", {})
         for epoch in range(initial_epoch, epochs):
+            if self.stop_training:
+                break
             self.epoch = epoch
             logs = {}
             self._callbacks("on_epoch_begin", epoch, logs)
@@ -138,27 +142,32 @@ class Trainer:
         self.model.train()
         for metric in self.metrics:
             metric.reset()
-        total, count = 0.0, 0
+        # Every number train_step logs (not only 'loss': a GAN's d_loss and g_loss too) gets its size-weighted
+        # epoch mean in the epoch's logs, and so in the History.
+        totals, counts = {}, {}
         for index, batch in enumerate(loader):
             self._callbacks("on_train_batch_begin", index, {})
             step_logs = self.train_step(batch)
-            loss = step_logs.get("loss", float("nan"))
             size = _batch_size(batch)
-            total, count = total + loss * size, count + size
-            self.running_loss = total / count
+            for key, value in step_logs.items():
+                if isinstance(value, (int, float, np.number)):
+                    totals[key] = totals.get(key, 0.0) + float(value) * size
+                    counts[key] = counts.get(key, 0) + size
+            self.running_loss = totals["loss"] / counts["loss"] if "loss" in totals else float("nan")
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             self._callbacks("on_train_batch_end", index, step_logs)
             if self.stop_training:
                 break
-        logs = {"loss": total / count if count else float("nan")}
+        logs = {"loss": float("nan")}
+        logs.update({key: totals[key] / counts[key] for key in totals})
         logs.update(self._metric_logs())
         return logs
 
     def _step_scheduler_after_epoch(self, logs):
         if self.scheduler is None or self.scheduler_interval != "epoch":
             return
-        if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+        if isinstance(self.scheduler, ReduceLROnPlateauSchedule):  # also a subclass of it
             self.scheduler.step(logs.get("val_loss", logs["loss"]))
         else:
             self.scheduler.step()
@@ -215,6 +224,8 @@ def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=3
     train_step: fn(trainer, batch) -> dict, replacing the standard step (the one override point).
     """
     train_dataset = None if isinstance(train, DataLoader) else _as_dataset(train, "train")
+    if train_dataset is not None and len(train_dataset) == 0:  # before a shuffling sampler refuses it obscurely
+        raise ValueError("fit: the training data is empty")
     if validation_split is not None:
         if val is not None:
             raise ValueError("fit: pass either val= or validation_split=, not both")
@@ -222,6 +233,9 @@ def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=3
             raise ValueError("fit: validation_split must be in (0, 1) and needs train data that is not a DataLoader")
         n = len(train_dataset)
         n_val = max(1, int(round(n * validation_split)))
+        if n_val >= n:
+            raise ValueError(f"fit: validation_split={validation_split} of {n} examples leaves the training data "
+                             "empty")
         val = Subset(train_dataset, range(n - n_val, n))
         train_dataset = Subset(train_dataset, range(n - n_val))
     generator = None
@@ -236,6 +250,8 @@ def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=3
     val_loader = None if val is None else _loader(val, batch_size, False, "val")
     if len(train_loader) == 0:
         raise ValueError("fit: the training data is empty")
+    if val_loader is not None and len(val_loader) == 0:
+        raise ValueError("fit: the validation data is empty")
     trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
                       scheduler=scheduler, scheduler_interval=scheduler_interval, train_step=train_step,
                       verbose=verbose, log=log)
@@ -249,7 +265,10 @@ def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=3
 def evaluate(model, data, *, loss=None, metrics=(), batch_size=256, verbose=0):
     """Mean loss (if a loss is given) and metrics of `model` on `data` (Dataset, DataLoader or (x, y))."""
     trainer = Trainer(model, loss=loss, metrics=metrics, verbose=verbose)
-    return trainer.evaluate(_loader(data, batch_size, False, "data"))
+    loader = _loader(data, batch_size, False, "data")
+    if len(loader) == 0:
+        raise ValueError("evaluate: the data is empty")
+    return trainer.evaluate(loader)
 
 
 def predict(model, data, *, batch_size=256):

@@ -18,6 +18,9 @@ class Metric:
 
     name = "metric"
 
+    def __init__(self):
+        self.reset()  # ready to update without a reset() first, like Keras's and torchmetrics' metrics
+
     def reset(self):
         self.total, self.count = 0.0, 0
 
@@ -44,7 +47,7 @@ class Accuracy(Metric):
 
     def update(self, output, target):
         output, target = _array(output), _array(target)
-        if target.dtype.kind == "f" and target.shape == output.shape and output.ndim >= 2 and output.shape[1] > 1:
+        if target.shape == output.shape and output.ndim >= 2 and output.shape[1] > 1:  # one-hot (any dtype)
             target = target.argmax(axis=1)
         predicted = predicted_classes(output)
         target = target.reshape(predicted.shape)
@@ -56,6 +59,7 @@ class TopKAccuracy(Metric):
     """Share of examples whose target is among the k highest-scoring classes."""
 
     def __init__(self, k=5):
+        super().__init__()
         self.k = k
         self.name = f"top{k}_accuracy"
 

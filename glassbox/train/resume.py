@@ -11,6 +11,7 @@ def save_training_state(path, trainer, train_loader, epoch):
     extra = {
         "format": _FORMAT,
         "epoch": epoch,
+        "stop_training": bool(trainer.stop_training),  # a callback ended the run here: resuming must not train on
         # Random state: dropout and initialisation draw from the default generator, the data order from the
         # loader's; restoring both makes the rest of the run repeat the uninterrupted one bit for bit.
         "default_generator": default_generator.get_state(),
@@ -35,6 +36,7 @@ def load_training_state(path, trainer, train_loader):
     if trainer.scheduler is not None and state["scheduler_state"] is not None:
         trainer.scheduler.load_state_dict(state["scheduler_state"])
     default_generator.set_state(extra["default_generator"])
+    trainer.stop_training = bool(extra.get("stop_training", False))
     if extra.get("loader") is not None:
         train_loader.load_state_dict(extra["loader"])
     saved_callbacks = extra.get("callbacks") or {}

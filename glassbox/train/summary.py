@@ -16,21 +16,20 @@ def _shape(output):
 
 
 def summary(model, input_shape, dtype=None, print_fn=print):
-    """Print and return a table of every leaf layer (name, type, output shape, parameters) for an input of
-    `input_shape` (including the batch dimension), with totals."""
+    """Print and return a table of every leaf layer, and of any container holding parameters of its own (name,
+    type, output shape, own parameters), for an input of `input_shape` (including the batch dimension), with totals.
+    The Params column sums to the total."""
     rows, handles = [], []
     for name, module in model.named_modules():
-        if module is model and list(module.children()):
-            continue
-        if list(module.children()):
-            continue  # containers: their leaves are listed
+        if list(module.children()) and not any(True for _ in module.parameters(recurse=False)):
+            continue  # containers: their leaves are listed (a container holding parameters itself is listed too)
 
         def hook(layer, inputs, output, name=name):
             params = sum(p.numel() for p in layer.parameters(recurse=False))
             rows.append((name or type(layer).__name__, type(layer).__name__, _shape(output), params))
 
         handles.append(module.register_forward_hook(hook))
-    was_training = model.training
+    was_training = [(module, module.training) for module in model.modules()]  # per module: modes may be mixed
     model.eval()
     try:
         with no_grad():
@@ -38,7 +37,8 @@ def summary(model, input_shape, dtype=None, print_fn=print):
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
+        for module, mode in was_training:
+            object.__setattr__(module, "training", mode)  # as Module.train sets it
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     header = ("Layer", "Type", "Output shape", "Params")
