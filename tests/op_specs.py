@@ -1126,3 +1126,129 @@ ERRORS = [
     ErrorSpec("kl_div[reduction]", lambda m: m.F.kl_div(_floats(m, 2, 3), _floats(m, 2, 3), reduction="avg"),
               ValueError, r"batchmean.*avg"),
 ]
+
+
+# ----- convolution ---------------------------------------------------------------------------------------------------
+def _conv_fn(m, name):
+    """m.F.conv2d / m.F.conv1d; for glassbox, straight from glassbox.nn.conv until nn.functional exports them."""
+    fn = getattr(m.F, name, None)
+    if fn is None:
+        import glassbox.nn.conv as gconv
+
+        fn = getattr(gconv, name)
+    return fn
+
+
+def _conv_row(name, **kw):
+    def fn(m, x, w, b=None):
+        with warnings.catch_warnings():  # torch warns that an even kernel with padding='same' makes a padded copy
+            warnings.filterwarnings("ignore", message="Using padding='same'")
+            return _conv_fn(m, name)(x, w, b, **kw)
+
+    return fn
+
+
+def _conv2d(**kw):
+    return _conv_row("conv2d", **kw)
+
+
+def _conv1d(**kw):
+    return _conv_row("conv1d", **kw)
+
+
+register(
+    Spec("conv2d", _conv2d(), [case((1, 2, 4, 5), (2, 2, 3, 3), (2,)), case((2, 1, 4, 4), (2, 1, 2, 2), (2,)),
+                               case((1, 2, 4, 5), (2, 2, 3, 3), (2,), nc=(0, 1)),
+                               case((1, 1, 3, 3), (1, 1, 3, 3), (1,))]),
+    Spec("conv2d[no_bias]", _conv2d(), [case((2, 2, 3, 3), (3, 2, 2, 2)), case((1, 3, 3, 4), (2, 3, 2, 2), nc=(0,))]),
+    Spec("conv2d[stride2_padding1]", _conv2d(stride=2, padding=1), [case((1, 2, 5, 4), (2, 2, 3, 3), (2,)),
+                                                                    case((2, 1, 4, 4), (2, 1, 2, 2), (2,))]),
+    Spec("conv2d[stride_padding_tuples]", _conv2d(stride=(2, 1), padding=(1, 0)),
+         [case((1, 2, 5, 4), (2, 2, 3, 2), (2,))]),
+    Spec("conv2d[dilation2]", _conv2d(dilation=2, padding=1), [case((1, 1, 5, 6), (2, 1, 2, 3), (2,)),
+                                                               case((2, 1, 4, 4), (2, 1, 2, 2))]),
+    Spec("conv2d[groups2]", _conv2d(groups=2), [case((1, 4, 3, 3), (4, 2, 2, 2), (4,)),
+                                                case((2, 2, 3, 3), (4, 1, 2, 2), (4,), nc=(1,))]),
+    Spec("conv2d[depthwise]", _conv2d(groups=3, padding=1), [case((1, 3, 3, 4), (3, 1, 2, 2), (3,)),
+                                                             case((1, 3, 3, 3), (6, 1, 2, 2), (6,))]),
+    Spec("conv2d[non_square_kernel]", _conv2d(padding=(0, 1)), [case((1, 2, 4, 5), (2, 2, 1, 3), (2,)),
+                                                                case((1, 2, 5, 4), (2, 2, 3, 1), (2,))]),
+    Spec("conv2d[1x1]", _conv2d(), [case((2, 2, 3, 3), (3, 2, 1, 1), (3,)), case((1, 4, 3, 3), (2, 4, 1, 1))]),
+    Spec("conv2d[same]", _conv2d(padding="same"), [case((1, 2, 4, 4), (2, 2, 3, 3), (2,)),
+                                                   case((1, 2, 4, 5), (2, 2, 2, 2), (2,))]),
+    Spec("conv2d[same_dilation2]", _conv2d(padding="same", dilation=(2, 1)), [case((1, 2, 4, 5), (2, 2, 2, 3))]),
+    Spec("conv2d[valid]", _conv2d(padding="valid"), [case((1, 2, 4, 4), (2, 2, 3, 3), (2,))]),
+    Spec("conv2d[unbatched]", _conv2d(padding=1), [case((2, 4, 4), (2, 2, 3, 3), (2,))]),
+    Spec("conv2d[everything]", _conv2d(stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2),
+         [case((1, 2, 5, 4), (2, 1, 2, 2), (2,))]),
+    Spec("conv1d", _conv1d(), [case((2, 2, 6), (3, 2, 3), (3,)), case((1, 3, 5), (2, 3, 2), nc=(0,))]),
+    Spec("conv1d[stride2_padding1]", _conv1d(stride=2, padding=1), [case((2, 2, 7), (3, 2, 3), (3,))]),
+    Spec("conv1d[dilation2_groups2]", _conv1d(dilation=2, groups=2), [case((1, 4, 7), (4, 2, 3), (4,))]),
+    Spec("conv1d[same]", _conv1d(padding="same"), [case((2, 2, 6), (3, 2, 4), (3,)), case((2, 2, 5), (2, 2, 3))]),
+    Spec("conv1d[unbatched]", _conv1d(), [case((3, 6), (2, 3, 3), (2,))]),
+)
+
+
+# ----- pooling ------------------------------------------------------------------------------------------------------
+def _pool(m):
+    """The library's pooling functions: nn.functional's, or glassbox.nn.pooling's until functional re-exports them."""
+    if hasattr(m.F, "max_pool2d"):
+        return m.F
+    import glassbox.nn.pooling
+
+    return glassbox.nn.pooling
+
+
+POOL = [case((1, 2, 4, 5)), case((2, 1, 4, 4)), case((1, 2, 4, 4), nc=(0,)), case((2, 3, 5))]  # the last: unbatched
+POOL_ODD = [case((1, 2, 5, 4)), case((2, 1, 5, 3)), case((1, 3, 3, 4), nc=(0,))]
+POOL_TILED = [case((2, 1, 4, 4)), case((1, 2, 4, 4), nc=(0,)), case((2, 2, 6))]
+register(
+    Spec("max_pool2d[tiled]", lambda m, x: _pool(m).max_pool2d(x, 2), POOL_TILED, gen=distinct),
+    Spec("max_pool2d[rect_tiled]", lambda m, x: _pool(m).max_pool2d(x, (2, 3)), [case((1, 1, 4, 6))], gen=distinct),
+    Spec("max_pool2d[overlap]", lambda m, x: _pool(m).max_pool2d(x, 3, stride=1), POOL, gen=distinct),
+    Spec("max_pool2d[stride2,padding]", lambda m, x: _pool(m).max_pool2d(x, 3, stride=2, padding=1), POOL + POOL_ODD,
+         gen=distinct),
+    Spec("max_pool2d[dilation]", lambda m, x: _pool(m).max_pool2d(x, 2, stride=1, dilation=2, padding=1), POOL,
+         gen=distinct),
+    Spec("max_pool2d[ceil_mode]", lambda m, x: _pool(m).max_pool2d(x, 2, ceil_mode=True), POOL_ODD, gen=distinct),
+    Spec("max_pool2d[ceil_mode,stride,padding]",
+         lambda m, x: _pool(m).max_pool2d(x, (3, 2), stride=(2, 3), padding=(1, 1), ceil_mode=True), POOL_ODD,
+         gen=distinct),
+    Spec("max_pool2d[return_indices]", lambda m, x: _pool(m).max_pool2d(x, 3, 2, 1, return_indices=True)[0],
+         POOL_ODD, gen=distinct),
+    Spec("max_pool1d", lambda m, x: _pool(m).max_pool1d(x, 2),
+         [case((2, 3, 6)), case((3, 6)), case((2, 3, 6), nc=(0,))], gen=distinct),
+    Spec("max_pool1d[overlap,padding,dilation,ceil]",
+         lambda m, x: _pool(m).max_pool1d(x, 3, stride=2, padding=1, dilation=2, ceil_mode=True),
+         [case((2, 2, 7)), case((3, 8))], gen=distinct),
+    Spec("avg_pool2d[tiled]", lambda m, x: _pool(m).avg_pool2d(x, 2), POOL_TILED),
+    Spec("avg_pool2d[overlap]", lambda m, x: _pool(m).avg_pool2d(x, (3, 2), stride=1), POOL),
+    Spec("avg_pool2d[padding]", lambda m, x: _pool(m).avg_pool2d(x, 3, stride=2, padding=1), POOL + POOL_ODD),
+    Spec("avg_pool2d[padding,exclude_pad]",
+         lambda m, x: _pool(m).avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False), POOL + POOL_ODD),
+    Spec("avg_pool2d[ceil_mode]", lambda m, x: _pool(m).avg_pool2d(x, 2, ceil_mode=True), POOL_ODD),
+    Spec("avg_pool2d[ceil_mode,padding]", lambda m, x: _pool(m).avg_pool2d(x, 3, 2, 1, ceil_mode=True), POOL_ODD),
+    Spec("avg_pool2d[ceil_mode,padding,exclude_pad]",
+         lambda m, x: _pool(m).avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), POOL_ODD),
+    Spec("avg_pool2d[divisor_override]", lambda m, x: _pool(m).avg_pool2d(x, 3, 2, 1, divisor_override=4), POOL_ODD),
+    Spec("avg_pool2d[tiled,divisor_override]", lambda m, x: _pool(m).avg_pool2d(x, 2, divisor_override=3),
+         POOL_TILED[:1]),
+    Spec("adaptive_avg_pool2d[divisible]", lambda m, x: _pool(m).adaptive_avg_pool2d(x, 2), POOL_TILED),
+    Spec("adaptive_avg_pool2d[non_divisible]", lambda m, x: _pool(m).adaptive_avg_pool2d(x, (3, 2)), POOL + POOL_ODD),
+    Spec("adaptive_avg_pool2d[upsample,none]", lambda m, x: _pool(m).adaptive_avg_pool2d(x, (None, 7)), POOL[:2]),
+    Spec("adaptive_avg_pool2d[global]", lambda m, x: _pool(m).adaptive_avg_pool2d(x, 1), POOL),
+    Spec("adaptive_max_pool2d[divisible]", lambda m, x: _pool(m).adaptive_max_pool2d(x, 2), POOL_TILED, gen=distinct),
+    Spec("adaptive_max_pool2d[non_divisible]", lambda m, x: _pool(m).adaptive_max_pool2d(x, (3, 2)), POOL + POOL_ODD,
+         gen=distinct),
+    Spec("adaptive_max_pool2d[global]", lambda m, x: _pool(m).adaptive_max_pool2d(x, 1), POOL, gen=distinct),
+    Spec("adaptive_max_pool2d[return_indices]", lambda m, x: _pool(m).adaptive_max_pool2d(x, (2, 3), True)[0],
+         POOL_ODD, gen=distinct),
+    Spec("batch_norm[train,4d]",
+         lambda m, x, w, b: m.F.batch_norm(x, m.extra.mean, m.extra.var, w, b, training=True),
+         [case((2, 3, 2, 3), (3,), (3,)), case((3, 2, 2, 2), (2,), (2,), nc=(0,))], extras=running_stats),
+    Spec("batch_norm[eval,4d]", lambda m, x, w, b: m.F.batch_norm(x, m.extra.mean, m.extra.var, w, b),
+         [case((2, 3, 2, 3), (3,), (3,)), case((3, 2, 2, 2), (2,), (2,), nc=(0,))], extras=running_stats),
+    Spec("batch_norm[running_stats,4d]", lambda m, x: _batch_norm_updates(m, x, 0.1), [case((2, 3, 2, 3))],
+         extras=running_stats, gradcheck=False, reason=RUNNING),
+)
+# ----- end pooling

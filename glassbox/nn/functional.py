@@ -17,6 +17,14 @@ from ..ops import matmul as mat
 from ..ops import norm
 from ..random import numpy_generator
 from ..tensor import Tensor
+from .conv import conv1d, conv2d  # noqa: F401  (defined next to the Conv layers, offered here by name)
+from .pooling import (  # noqa: F401  (defined next to the pooling layers, offered here by name)
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 
 # Defined one layer down (they are also Tensor methods) and offered here under torch.nn.functional's names.
 softmax = softmax_module.softmax

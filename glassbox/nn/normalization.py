@@ -1,4 +1,4 @@
-"""Normalisation layers: BatchNorm1d (on a shared _BatchNorm base) and LayerNorm."""
+"""Normalisation layers: BatchNorm1d and BatchNorm2d (on a shared _BatchNorm base) and LayerNorm."""
 
 import numpy as np
 
@@ -94,6 +94,13 @@ class BatchNorm1d(_BatchNorm):
 
     _input_dims = (2, 3)
     _layout = "(N, {C}) or (N, {C}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) input, per channel C (statistics over N, H and W)."""
+
+    _input_dims = (4,)
+    _layout = "(N, {C}, H, W)"
 
 
 class LayerNorm(Module):

@@ -1,0 +1,257 @@
+"""Pooling primitives on (N, C, H, W) arrays: max, average, adaptive average and adaptive max pooling.
+
+Fused because as composites pooling would be an unfold, a reduction and a fold, each with its own temporaries.
+Max pooling keeps the argmax of every window (never an equality mask) and its backward scatters each output
+gradient to that one position with a single np.bincount (overlapping windows add up there). Windows are strided
+views of the (padded) input: one copy gathers them into an (N, C, Ho, Wo, kh*kw) array for the argmax. The common
+non-overlapping case (stride == kernel, no padding or dilation, divisible sizes) is a reshape.
+Sizes follow torch: out = floor_or_ceil((L + 2p - d(k-1) - 1) / s) + 1, and with ceil_mode the last window must
+start inside the input or the left padding.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd.function import Function
+
+
+def pool_output_size(length, kernel, stride, padding, dilation, ceil_mode):
+    """torch's pooling output length along one dim."""
+    span = length + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= length + padding:
+        out -= 1
+    return out
+
+
+def adaptive_bounds(length, out):
+    """torch's adaptive windows: start = floor(i * in / out), end = ceil((i + 1) * in / out)."""
+    i = np.arange(out)
+    return (i * length) // out, -((-(i + 1) * length) // out)
+
+
+def _pad(x, top, bottom, left, right, value):
+    """x (N, C, H, W) padded on the spatial dims with `value` (no copy when there is nothing to pad)."""
+    if top == bottom == left == right == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
+def _windows(xp, out_h, out_w, kernel, stride, dilation):
+    """A read-only strided view (N, C, Ho, Wo, kh, kw) of the windows of the padded input xp."""
+    sn, sc, sh, sw = xp.strides
+    n, c = xp.shape[:2]
+    return as_strided(xp, (n, c, out_h, out_w, kernel[0], kernel[1]),
+                      (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]), writeable=False)
+
+
+def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
+    """Output size and the padding (top, bottom, left, right) that holds every window, ceil_mode overhang included."""
+    h, w = shape[2:]
+    out_h = pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    out_w = pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
+    need_h = (out_h - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1
+    need_w = (out_w - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1
+    bottom = max(need_h - h - padding[0], 0)
+    right = max(need_w - w - padding[1], 0)
+    return out_h, out_w, (padding[0], bottom, padding[1], right)
+
+
+def _is_tiling(shape, kernel, stride, padding, dilation):
+    """Non-overlapping windows that tile the input exactly: pooling is a reshape."""
+    return (tuple(stride) == tuple(kernel) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
+            and shape[2] % kernel[0] == 0 and shape[3] % kernel[1] == 0)
+
+
+class _ArgmaxPool(Function):
+    """Shared by max and adaptive max pooling: forward finds `self.rows`/`self.cols` (positions of each window's
+    maximum in the padded input); backward adds each output gradient at its position (one bincount)."""
+
+    save_inputs = False
+
+    def _finish(self, flat_windows, row_of, col_of, pad, indices_out):
+        """flat_windows (N, C, Ho, Wo, K): take the max and remember where it is. row_of(arg), col_of(arg) map
+        an argmax over K to padded-input coordinates of shape (N, C, Ho, Wo)."""
+        arg = flat_windows.argmax(axis=-1)
+        out = np.take_along_axis(flat_windows, arg[..., None], axis=-1)[..., 0]
+        self.rows, self.cols = row_of(arg), col_of(arg)
+        self.pad = pad
+        if indices_out is not None:  # torch's indices: flat positions in the unpadded H * W plane
+            w = self.x_shape[3]
+            indices_out.append(((self.rows - pad[0]) * w + (self.cols - pad[2])).astype(np.int64))
+        return out
+
+    def backward(self, grad):
+        # y = x[argmax]: dL/dx is grad at the argmax of each window and 0 elsewhere, summed over windows
+        n, c, h, w = self.x_shape
+        top, bottom, left, right = self.pad
+        hp, wp = h + top + bottom, w + left + right
+        plane = (np.arange(n * c, dtype=np.int64) * (hp * wp)).reshape(n, c, 1, 1)
+        flat = (plane + self.rows * wp + self.cols).reshape(-1)
+        gx = np.bincount(flat, weights=grad.reshape(-1), minlength=n * c * hp * wp).astype(grad.dtype, copy=False)
+        gx = gx.reshape(n, c, hp, wp)
+        return (gx[:, :, top:top + h, left:left + w],)
+
+
+class MaxPool2d(_ArgmaxPool):
+    """x (N, C, H, W) -> (N, C, Ho, Wo), the max of each kernel window (padding counts as -inf).
+
+    kernel, stride, padding, dilation are (h, w) pairs. indices_out: a list to which forward appends torch's
+    indices (int64 (N, C, Ho, Wo), flat positions into H * W), for return_indices=True.
+    """
+
+    def forward(self, x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False, indices_out=None):
+        self.x_shape = x.shape
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        if _is_tiling(x.shape, kernel, stride, padding, dilation):
+            self.tiling = True
+            out_h, out_w = h // kh, w // kw
+            windows = x.reshape(n, c, out_h, kh, out_w, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, out_h, out_w, -1)
+            self.arg = windows.argmax(axis=-1)
+            out = np.take_along_axis(windows, self.arg[..., None], axis=-1)[..., 0]
+            if indices_out is not None:
+                rows = np.arange(out_h)[:, None] * kh + self.arg // kw
+                cols = np.arange(out_w) * kw + self.arg % kw
+                indices_out.append((rows * w + cols).astype(np.int64))
+            return out
+        self.tiling = False
+        out_h, out_w, pad = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+        xp = _pad(x, *pad, -np.inf)
+        windows = _windows(xp, out_h, out_w, kernel, stride, dilation).reshape(n, c, out_h, out_w, kh * kw)
+        row_of = lambda arg: np.arange(out_h)[:, None] * stride[0] + (arg // kw) * dilation[0]  # noqa: E731
+        col_of = lambda arg: np.arange(out_w) * stride[1] + (arg % kw) * dilation[1]  # noqa: E731
+        return self._finish(windows, row_of, col_of, pad, indices_out)
+
+    def backward(self, grad):
+        if not self.tiling:
+            return super().backward(grad)
+        # each input element is in exactly one window: put grad at the argmax slot, then undo the reshape
+        n, c, out_h, out_w = grad.shape
+        kh, kw = self.x_shape[2] // out_h, self.x_shape[3] // out_w
+        gx = np.zeros((n, c, out_h, out_w, kh * kw), dtype=grad.dtype)
+        np.put_along_axis(gx, self.arg[..., None], grad[..., None], axis=-1)
+        gx = gx.reshape(n, c, out_h, out_w, kh, kw).transpose(0, 1, 2, 4, 3, 5)
+        return (gx.reshape(self.x_shape),)
+
+
+class AdaptiveMaxPool2d(_ArgmaxPool):
+    """x (N, C, H, W) -> (N, C, oh, ow): the max over torch's adaptive windows. Windows of unequal length are
+    gathered to the longest length by repeating their last element (a repeat cannot change a max)."""
+
+    def forward(self, x, output_size, indices_out=None):
+        self.x_shape = x.shape
+        n, c, h, w = x.shape
+        out_h, out_w = output_size
+        rows, cols = _adaptive_index(h, out_h), _adaptive_index(w, out_w)
+        kw = cols.shape[1]
+        windows = x[:, :, rows[:, None, :, None], cols[None, :, None, :]].reshape(n, c, out_h, out_w, -1)
+        row_of = lambda arg: rows[np.arange(out_h)[:, None], arg // kw]  # noqa: E731
+        col_of = lambda arg: cols[np.arange(out_w), arg % kw]  # noqa: E731
+        return self._finish(windows, row_of, col_of, (0, 0, 0, 0), indices_out)
+
+
+def _adaptive_index(length, out):
+    """(out, K) input positions of each adaptive window, K the longest window, short ones padded with their end."""
+    start, end = adaptive_bounds(length, out)
+    k = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)
+
+
+class AvgPool2d(Function):
+    """x (N, C, H, W) -> (N, C, Ho, Wo), the mean of each kernel window (padding counts as 0).
+
+    The divisor is divisor_override if given, else the window size clipped to the padded input
+    (count_include_pad=True) or to the input itself (count_include_pad=False), as torch computes it.
+    """
+
+    save_inputs = False
+
+    def forward(self, x, kernel, stride, padding=(0, 0), ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+        self.x_shape, self.kernel, self.stride = x.shape, kernel, stride
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        if _is_tiling(x.shape, kernel, stride, padding, (1, 1)):
+            self.tiling = True
+            self.divisor = divisor_override or kh * kw
+            total = np.einsum("nchkwl->nchw", x.reshape(n, c, h // kh, kh, w // kw, kw))
+            return total / np.asarray(self.divisor, dtype=x.dtype)
+        self.tiling = False
+        out_h, out_w, pad = _geometry(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+        self.pad = pad
+        xp = _pad(x, *pad, 0)
+        total = np.einsum("nchwkl->nchw", _windows(xp, out_h, out_w, kernel, stride, (1, 1)))
+        if divisor_override:
+            self.divisor = np.asarray(divisor_override, dtype=x.dtype)
+        else:
+            count_h = _window_counts(h, out_h, kh, stride[0], padding[0], count_include_pad)
+            count_w = _window_counts(w, out_w, kw, stride[1], padding[1], count_include_pad)
+            self.divisor = np.outer(count_h, count_w).astype(x.dtype)
+        return total / self.divisor
+
+    def backward(self, grad):
+        # y = sum(window) / divisor: every element of a window gets grad / divisor, summed over the windows
+        n, c, h, w = self.x_shape
+        kh, kw = self.kernel
+        scaled = grad / self.divisor
+        if self.tiling:
+            gx = np.broadcast_to(scaled[:, :, :, None, :, None], (n, c, h // kh, kh, w // kw, kw))
+            return (gx.reshape(self.x_shape),)
+        top, bottom, left, right = self.pad
+        out_h, out_w = grad.shape[2:]
+        sh, sw = self.stride
+        gp = np.zeros((n, c, h + top + bottom, w + left + right), dtype=grad.dtype)
+        for i in range(kh):  # a loop over kernel offsets, each a strided-slice add over the whole batch
+            for j in range(kw):
+                gp[:, :, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw] += scaled
+        return (gp[:, :, top:top + h, left:left + w],)
+
+
+def _window_counts(length, out, kernel, stride, padding, count_include_pad):
+    """How many positions of each window along one dim count towards torch's divisor."""
+    start = np.arange(out) * stride - padding
+    end = np.minimum(start + kernel, length + padding)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, length) - np.maximum(start, 0)
+
+
+class AdaptiveAvgPool2d(Function):
+    """x (N, C, H, W) -> (N, C, oh, ow): the mean over torch's adaptive windows, as two small averaging matrices,
+    out = A_h @ x @ A_w^T (A_h[i] = 1/len over window i), so unequal windows need no loop."""
+
+    save_inputs = False
+
+    def forward(self, x, output_size):
+        self.x_shape = x.shape
+        n, c, h, w = x.shape
+        out_h, out_w = output_size
+        if h % out_h == 0 and w % out_w == 0:  # equal windows that tile the input: a reshape and a mean
+            self.tiling = True
+            kh, kw = h // out_h, w // out_w
+            return np.einsum("nchkwl->nchw", x.reshape(n, c, out_h, kh, out_w, kw)) / np.asarray(kh * kw, x.dtype)
+        self.tiling = False
+        self.a_h, self.a_w = _averaging_matrix(h, out_h, x.dtype), _averaging_matrix(w, out_w, x.dtype)
+        return np.einsum("ih,nchw,jw->ncij", self.a_h, x, self.a_w, optimize=True)
+
+    def backward(self, grad):
+        n, c, h, w = self.x_shape
+        out_h, out_w = grad.shape[2:]
+        if self.tiling:
+            kh, kw = h // out_h, w // out_w
+            scaled = grad / np.asarray(kh * kw, grad.dtype)
+            gx = np.broadcast_to(scaled[:, :, :, None, :, None], (n, c, out_h, kh, out_w, kw))
+            return (gx.reshape(self.x_shape),)
+        # y = A_h x A_w^T is linear in x: dL/dx = A_h^T g A_w
+        return (np.einsum("ih,ncij,jw->nchw", self.a_h, grad, self.a_w, optimize=True),)
+
+
+def _averaging_matrix(length, out, dtype):
+    start, end = adaptive_bounds(length, out)
+    positions = np.arange(length)
+    inside = (positions >= start[:, None]) & (positions < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
