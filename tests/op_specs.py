@@ -1252,3 +1252,98 @@ register(
          extras=running_stats, gradcheck=False, reason=RUNNING),
 )
 # ----- end pooling
+
+
+# ----- group norm ---------------------------------------------------------------------------------------------------
+def _gn(m):
+    """The library's group_norm: nn.functional's, or glassbox.nn.group_norm's until functional re-exports it."""
+    if hasattr(m.F, "group_norm"):
+        return m.F
+    import glassbox.nn.group_norm
+
+    return glassbox.nn.group_norm
+
+
+GN_AFFINE = [case((2, 4, 5), (4,), (4,)), case((1, 4, 2, 3), (4,), (4,)), case((2, 4, 2, 2), (4,), (4,), nc=(0,)),
+             case((5, 4), (4,), (4,))]
+GN_PLAIN = [case((2, 4, 5)), case((1, 4, 2, 3)), case((2, 4, 2, 2), nc=(0,)), case((3, 4, 3))]
+register(
+    Spec("group_norm[affine,2_groups]", lambda m, x, w, b: _gn(m).group_norm(x, 2, w, b), GN_AFFINE),
+    Spec("group_norm[affine,1_group]", lambda m, x, w, b: _gn(m).group_norm(x, 1, w, b), GN_AFFINE[:3]),
+    Spec("group_norm[affine,groups_eq_channels]", lambda m, x, w, b: _gn(m).group_norm(x, 4, w, b), GN_AFFINE[:3]),
+    Spec("group_norm[no_affine,2_groups]", lambda m, x: _gn(m).group_norm(x, 2), GN_PLAIN),
+    Spec("group_norm[no_affine,4_groups,eps]", lambda m, x: _gn(m).group_norm(x, 4, eps=0.1), GN_PLAIN),
+    Spec("group_norm[6_channels,3_groups]", lambda m, x, w, b: _gn(m).group_norm(x, 3, w, b),
+         [case((2, 6, 3), (6,), (6,)), case((1, 6, 2, 2), (6,), (6,), nc=(0,))]),
+    Spec("group_norm[weight_only]", lambda m, x, w: _gn(m).group_norm(x, 2, weight=w), [case((2, 4, 5), (4,))]),
+    Spec("group_norm[bias_only]", lambda m, x, b: _gn(m).group_norm(x, 2, bias=b), [case((1, 4, 2, 3), (4,))],
+         torch=False, reason="torch 2.13's CPU group_norm backward fails with a bias but no weight ('tensor does not "
+                             "have a device'); gradcheck still covers this row"),
+)
+# ----- end group norm
+
+
+# ----- transposed convolution and resizing ----------------------------------------------------------------------------
+def _f_or(m, name, module):
+    """m.F.<name>; for glassbox, straight from glassbox.nn.<module> until nn.functional exports it."""
+    fn = getattr(m.F, name, None)
+    if fn is None:
+        import importlib
+
+        fn = getattr(importlib.import_module(f"glassbox.nn.{module}"), name)
+    return fn
+
+
+def _conv_t(**kw):
+    def fn(m, x, w, b=None):
+        return _f_or(m, "conv_transpose2d", "conv_transpose")(x, w, b, **kw)
+
+    return fn
+
+
+def _interp(**kw):
+    return lambda m, x: _f_or(m, "interpolate", "upsampling")(x, **kw)
+
+
+RESIZE_IN = [case((1, 2, 3, 4)), case((2, 1, 3, 3), nc=(0,))]
+RESIZE_DOWN = [case((1, 2, 4, 5)), case((2, 1, 4, 4), nc=(0,))]
+
+register(
+    Spec("conv_transpose2d", _conv_t(), [case((1, 2, 3, 3), (2, 2, 2, 2), (2,)), case((2, 1, 3, 4), (1, 3, 2, 2), (3,)),
+                                         case((1, 2, 3, 3), (2, 2, 2, 2), (2,), nc=(0, 1))]),
+    Spec("conv_transpose2d[no_bias]", _conv_t(), [case((2, 2, 3, 3), (2, 3, 2, 2)), case((1, 3, 3, 2), (3, 2, 2, 3))]),
+    Spec("conv_transpose2d[stride2]", _conv_t(stride=2), [case((1, 2, 3, 3), (2, 2, 2, 2), (2,)),
+                                                         case((1, 1, 3, 4), (1, 2, 3, 3), (2,))]),
+    Spec("conv_transpose2d[stride2_padding1_output_padding1]", _conv_t(stride=2, padding=1, output_padding=1),
+         [case((1, 2, 3, 3), (2, 2, 3, 3), (2,)), case((2, 1, 2, 3), (1, 2, 3, 3), (2,), nc=(0,))]),
+    Spec("conv_transpose2d[tuples]", _conv_t(stride=(2, 1), padding=(1, 0), output_padding=(1, 0)),
+         [case((1, 2, 3, 3), (2, 2, 3, 2), (2,))]),
+    Spec("conv_transpose2d[groups2]", _conv_t(groups=2), [case((1, 4, 2, 3), (4, 1, 2, 2), (2,)),
+                                                         case((1, 2, 3, 3), (2, 2, 2, 2), (4,), nc=(1,))]),
+    Spec("conv_transpose2d[dilation2]", _conv_t(dilation=2), [case((1, 2, 3, 3), (2, 2, 2, 2), (2,))]),
+    Spec("conv_transpose2d[dilation2_output_padding1]", _conv_t(dilation=2, output_padding=1),
+         [case((1, 2, 3, 3), (2, 1, 2, 2), (1,))]),
+    Spec("conv_transpose2d[everything]",
+         _conv_t(stride=(2, 1), padding=(1, 1), output_padding=(1, 0), dilation=(1, 2), groups=2),
+         [case((1, 4, 3, 2), (4, 1, 2, 3), (2,))]),
+    Spec("conv_transpose2d[unbatched]", _conv_t(stride=2, padding=1), [case((2, 3, 3), (2, 2, 3, 3), (2,))]),
+    Spec("interpolate[nearest,size]", _interp(size=(5, 7)), RESIZE_IN),
+    Spec("interpolate[nearest,scale2]", _interp(scale_factor=2), RESIZE_IN),
+    Spec("interpolate[nearest,scale1.7]", _interp(scale_factor=1.7), RESIZE_IN),
+    Spec("interpolate[nearest,down_size]", _interp(size=(2, 3)), RESIZE_DOWN),
+    Spec("interpolate[nearest,down_scale]", _interp(scale_factor=(0.5, 0.6)), RESIZE_DOWN),
+    Spec("interpolate[bilinear,size]", _interp(size=(5, 7), mode="bilinear"), RESIZE_IN),
+    Spec("interpolate[bilinear,scale2]", _interp(scale_factor=2, mode="bilinear"), RESIZE_IN),
+    Spec("interpolate[bilinear,scale1.7]", _interp(scale_factor=(1.7, 2.5), mode="bilinear"), RESIZE_IN),
+    Spec("interpolate[bilinear,down_size]", _interp(size=(2, 3), mode="bilinear"), RESIZE_DOWN),
+    Spec("interpolate[bilinear,down_scale]", _interp(scale_factor=0.6, mode="bilinear"), RESIZE_DOWN),
+    Spec("interpolate[bilinear,align_corners,size]", _interp(size=(5, 7), mode="bilinear", align_corners=True),
+         RESIZE_IN),
+    Spec("interpolate[bilinear,align_corners,scale2]", _interp(scale_factor=2, mode="bilinear", align_corners=True),
+         RESIZE_IN),
+    Spec("interpolate[bilinear,align_corners,down]", _interp(size=(3, 1), mode="bilinear", align_corners=True),
+         RESIZE_DOWN),
+    Spec("interpolate[bilinear,align_corners,down_scale]",
+         _interp(scale_factor=0.7, mode="bilinear", align_corners=True), RESIZE_DOWN),
+)
+# ----- end transposed convolution and resizing

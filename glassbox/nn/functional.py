@@ -18,6 +18,8 @@ from ..ops import norm
 from ..random import numpy_generator
 from ..tensor import Tensor
 from .conv import conv1d, conv2d  # noqa: F401  (defined next to the Conv layers, offered here by name)
+from .conv_transpose import conv_transpose2d  # noqa: F401
+from .group_norm import group_norm  # noqa: F401
 from .pooling import (  # noqa: F401  (defined next to the pooling layers, offered here by name)
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
@@ -432,3 +434,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
         total = loss.sum()
         return ar.div(total, input.shape[0]) if input.ndim > 0 else total
     return _reduce(loss, reduction)
+
+
+# Defined next to their layers, offered here by name. Imported last because upsampling/dropout import this module.
+from .dropout import dropout2d  # noqa: E402,F401
+from .upsampling import interpolate  # noqa: E402,F401
