@@ -173,3 +173,19 @@ def test_no_grad_pooling_records_no_graph():
     with gb.no_grad():
         out = P.max_pool2d(x, 3, 2, 1)
     assert not out.requires_grad
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
+def test_max_pool_ties_after_relu_match_torch(kernel, stride, padding):
+    """Windows full of ReLU zeros tie: the first maximum wins, in the indices and in the gradient, as in torch."""
+    torch = pytest.importorskip("torch")
+    x = np.maximum(np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32), 0)
+    x[0, 0] = 0.0
+    ours = gb.tensor(x, requires_grad=True)
+    out, indices = gb.nn.functional.max_pool2d(ours, kernel, stride, padding, return_indices=True)
+    (out * gb.tensor(np.arange(out.numel(), dtype=np.float32).reshape(out.shape))).sum().backward()
+    theirs = torch.tensor(x, requires_grad=True)
+    t_out, t_indices = torch.nn.functional.max_pool2d(theirs, kernel, stride, padding, return_indices=True)
+    (t_out * torch.arange(t_out.numel(), dtype=torch.float32).reshape(t_out.shape)).sum().backward()
+    np.testing.assert_array_equal(indices.data, t_indices.numpy())
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy())

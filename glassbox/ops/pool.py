@@ -96,47 +96,63 @@ class _ArgmaxPool(Function):
         return (gx[:, :, top:top + h, left:left + w],)
 
 
-class MaxPool2d(_ArgmaxPool):
+class MaxPool2d(Function):
     """x (N, C, H, W) -> (N, C, Ho, Wo), the max of each kernel window (padding counts as -inf).
 
     kernel, stride, padding, dilation are (h, w) pairs. indices_out: a list to which forward appends torch's
     indices (int64 (N, C, Ho, Wo), flat positions into H * W), for return_indices=True.
+
+    Forward keeps a running maximum over the kh*kw kernel offsets, each offset a strided view of the padded input
+    (no window array is ever materialised), and records which offset won (the first one on ties, like argmax).
+    Backward adds the gradient back through the same strided views, where each offset won: a loop over kernel
+    offsets, never over batch or pixels.
     """
 
+    save_inputs = False
+
+    def _offset_view(self, array, dy, dx):
+        """The (N, C, Ho, Wo) strided view of `array` (padded layout) at kernel offset (dy, dx)."""
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        top, left = dy * dh, dx * dw
+        return array[:, :, top:top + sh * (self.out_h - 1) + 1:sh, left:left + sw * (self.out_w - 1) + 1:sw]
+
     def forward(self, x, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False, indices_out=None):
-        self.x_shape = x.shape
-        n, c, h, w = x.shape
+        self.x_shape, self.kernel, self.stride, self.dilation = x.shape, kernel, stride, dilation
+        self.out_h, self.out_w, self.pad = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+        xp = _pad(x, *self.pad, -np.inf)
         kh, kw = kernel
-        if _is_tiling(x.shape, kernel, stride, padding, dilation):
-            self.tiling = True
-            out_h, out_w = h // kh, w // kw
-            windows = x.reshape(n, c, out_h, kh, out_w, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, out_h, out_w, -1)
-            self.arg = windows.argmax(axis=-1)
-            out = np.take_along_axis(windows, self.arg[..., None], axis=-1)[..., 0]
-            if indices_out is not None:
-                rows = np.arange(out_h)[:, None] * kh + self.arg // kw
-                cols = np.arange(out_w) * kw + self.arg % kw
-                indices_out.append((rows * w + cols).astype(np.int64))
-            return out
-        self.tiling = False
-        out_h, out_w, pad = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
-        xp = _pad(x, *pad, -np.inf)
-        windows = _windows(xp, out_h, out_w, kernel, stride, dilation).reshape(n, c, out_h, out_w, kh * kw)
-        row_of = lambda arg: np.arange(out_h)[:, None] * stride[0] + (arg // kw) * dilation[0]  # noqa: E731
-        col_of = lambda arg: np.arange(out_w) * stride[1] + (arg % kw) * dilation[1]  # noqa: E731
-        return self._finish(windows, row_of, col_of, pad, indices_out)
+        views = [self._offset_view(xp, k // kw, k % kw) for k in range(kh * kw)]
+        # Elementwise maxima of strided views are fast (no gather); the winner is found afterwards by comparing,
+        # going backwards so that the first offset holding the maximum wins ties, like argmax and PyTorch.
+        out = views[0].copy() if len(views) == 1 else np.maximum(views[0], views[1])
+        for view in views[2:]:
+            np.maximum(out, view, out=out)
+        winner = np.full(out.shape, len(views) - 1, dtype=np.int16)
+        for k in range(len(views) - 2, -1, -1):
+            winner = np.where(views[k] == out, np.int16(k), winner)
+        self.winner = winner
+        if indices_out is not None:  # torch's indices: flat positions in the unpadded H * W plane
+            rows = np.arange(self.out_h)[:, None] * stride[0] + (winner // kw) * dilation[0] - self.pad[0]
+            cols = np.arange(self.out_w) * stride[1] + (winner % kw) * dilation[1] - self.pad[2]
+            indices_out.append((rows * x.shape[3] + cols).astype(np.int64))
+        return out
 
     def backward(self, grad):
-        if not self.tiling:
-            return super().backward(grad)
-        # each input element is in exactly one window: put grad at the argmax slot, then undo the reshape
-        n, c, out_h, out_w = grad.shape
-        kh, kw = self.x_shape[2] // out_h, self.x_shape[3] // out_w
-        gx = np.zeros((n, c, out_h, out_w, kh * kw), dtype=grad.dtype)
-        np.put_along_axis(gx, self.arg[..., None], grad[..., None], axis=-1)
-        gx = gx.reshape(n, c, out_h, out_w, kh, kw).transpose(0, 1, 2, 4, 3, 5)
-        return (gx.reshape(self.x_shape),)
-
+        # y = max over the window: dL/dx is grad at the winning position of each window, summed over windows
+        n, c, h, w = self.x_shape
+        top, bottom, left, right = self.pad
+        gx = np.zeros((n, c, h + top + bottom, w + left + right), dtype=grad.dtype)
+        kh, kw = self.kernel
+        zero = np.zeros((), dtype=grad.dtype)
+        # Windows that cannot overlap (stride >= dilated kernel) touch each input element once: assign, don't add.
+        disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel))
+        for k in range(kh * kw):
+            target = self._offset_view(gx, k // kw, k % kw)
+            if disjoint:
+                target[...] = np.where(self.winner == k, grad, zero)
+            else:
+                target += np.where(self.winner == k, grad, zero)
+        return (gx[:, :, top:top + h, left:left + w],)
 
 class AdaptiveMaxPool2d(_ArgmaxPool):
     """x (N, C, H, W) -> (N, C, oh, ow): the max over torch's adaptive windows. Windows of unequal length are
