@@ -99,3 +99,65 @@ def plot_regression(predicted, target, path, title="Test set: predicted against 
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _grid(tiles, path, titles=None, columns=8, title=None, cmap="gray"):
+    """Draw equally sized 2-D tiles (or (H, W, 3) colour tiles) in a grid and save it."""
+    plt = _pyplot()
+    count = len(tiles)
+    if count == 0:
+        raise ValueError("image grid: nothing to draw (0 images)")
+    columns = min(columns, count)
+    rows = int(np.ceil(count / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.4 * rows + (0.4 if title else 0)),
+                                squeeze=False)
+    for k, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if k < count:
+            axis.imshow(tiles[k], cmap=None if np.ndim(tiles[k]) == 3 else cmap)
+            if titles is not None:
+                axis.set_title(str(titles[k]), fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_image_grid(images, path, titles=None, columns=8, title=None):
+    """Images (N, H, W), (N, 1, H, W) or (N, 3, H, W) in a grid (colour images are scaled to [0, 1] together)."""
+    images = np.asarray(images.data if hasattr(images, "data") and not isinstance(images, np.ndarray) else images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    elif images.ndim == 4 and images.shape[1] == 3:
+        low, high = images.min(), images.max()
+        images = ((images - low) / (high - low if high > low else 1)).transpose(0, 2, 3, 1)
+    elif images.ndim != 3:
+        raise ValueError(f"plot_image_grid: expected images of shape (N, H, W), (N, 1, H, W) or (N, 3, H, W), "
+                         f"got {images.shape}")
+    _grid(list(images), path, titles, columns, title)
+
+
+def plot_filters(weight, path, columns=8, title="First-layer filters"):
+    """Convolution filters (C_out, C_in, kH, kW): one tile per output channel (RGB when C_in is 3, else the mean
+    over input channels), each scaled to its own range so that the pattern shows."""
+    weight = np.asarray(weight.data if hasattr(weight, "data") and not isinstance(weight, np.ndarray) else weight)
+    if weight.ndim != 4:
+        raise ValueError(f"plot_filters: expected a conv weight of shape (C_out, C_in, kH, kW), got {weight.shape}")
+    tiles = weight.transpose(0, 2, 3, 1) if weight.shape[1] == 3 else weight.mean(axis=1)
+    low = tiles.min(axis=tuple(range(1, tiles.ndim)), keepdims=True)
+    high = tiles.max(axis=tuple(range(1, tiles.ndim)), keepdims=True)
+    tiles = (tiles - low) / np.where(high > low, high - low, 1)
+    _grid(list(tiles), path, [str(i) for i in range(len(tiles))], columns, title)
+
+
+def plot_feature_maps(activations, path, columns=8, title="Feature maps"):
+    """One example's activations (C, H, W) — or the first example of (N, C, H, W) — one tile per channel."""
+    activations = np.asarray(activations.data if hasattr(activations, "data")
+                             and not isinstance(activations, np.ndarray) else activations)
+    if activations.ndim == 4:
+        activations = activations[0]
+    if activations.ndim != 3:
+        raise ValueError(f"plot_feature_maps: expected activations of shape (C, H, W) or (N, C, H, W), got "
+                         f"{activations.shape}")
+    _grid(list(activations), path, [str(i) for i in range(len(activations))], columns, title, cmap="viridis")
