@@ -3,11 +3,10 @@ Conv2d(1,32,3) ReLU MaxPool2d(2) Conv2d(32,64,3) ReLU MaxPool2d(2) Flatten Linea
 batch 64 of 1x28x28, cross-entropy, Adam, float32."""
 
 import argparse
-import statistics
 
 import numpy as np
 import torch
-from bench_mlp import time_per_step
+from bench_mlp import report, time_per_step
 from machine import describe
 
 import glassbox as gb
@@ -59,12 +58,7 @@ def main():
     print("\n".join(describe(torch)))
     print(f"workload: {__doc__.splitlines()[1]} batch {BATCH}, Adam, float32")
     print(f"loss gap over {args.warmup} warm-up steps: {gap:.1e}")
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    for name, t in times.items():
-        print(f"{name:9s} median {medians[name]:7.2f} ms/step  (min {min(t):.2f}, max {max(t):.2f})")
-    print(f"[cnn] ratio glassbox/pytorch: {medians['glassbox'] / medians['pytorch']:.2f}")
-    if gap > 1e-3:
-        raise SystemExit(f"the two sides diverged (loss gap {gap:.1e}): they are not running the same workload")
+    report("cnn", times, gap)
 
 
 if __name__ == "__main__":

@@ -155,10 +155,15 @@ def compare(api, args):
         f"loss after warm-up: glassbox {losses['glassbox'][-1]:.6f}  pytorch {losses['pytorch'][-1]:.6f}  "
         f"(max gap over warm-up {gap:.1e})"
     )
+    report(api, times, gap)
+
+
+def report(label, times, gap):
+    """Print each side's median ms/step and the ratio; fail if the two sides' losses diverged."""
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, t in times.items():
         print(f"{name:9s} median {medians[name]:7.3f} ms/step  (min {min(t):.3f}, max {max(t):.3f})")
-    print(f"[{api}] ratio glassbox/pytorch: {medians['glassbox'] / medians['pytorch']:.2f}")
+    print(f"[{label}] ratio glassbox/pytorch: {medians['glassbox'] / medians['pytorch']:.2f}")
     if gap > 1e-3:
         raise SystemExit(f"the two sides diverged (loss gap {gap:.1e}): they are not running the same workload")
 

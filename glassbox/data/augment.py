@@ -15,6 +15,7 @@ import numpy as np
 
 from ..random import Generator, numpy_generator
 from ..tensor import Tensor
+from .transforms import Compose  # noqa: F401  (one Compose for transforms and augmentations alike)
 
 _PADDING_MODES = {"constant": "constant", "edge": "edge", "reflect": "reflect", "symmetric": "symmetric"}
 
@@ -48,22 +49,6 @@ def _pair(value, name):
     if len(value) != 2:
         raise ValueError(f"{name}: expected an int or a pair of ints, got {value}")
     return value
-
-
-class Compose:
-    """Apply `transforms` (callables on a batch) one after the other."""
-
-    def __init__(self, transforms):
-        self.transforms = list(transforms)
-
-    def __call__(self, x):
-        for transform in self.transforms:
-            x = transform(x)
-        return x
-
-    def __repr__(self):
-        inner = "".join(f"\n    {t!r}" for t in self.transforms)
-        return f"Compose({inner}\n)"
 
 
 class RandomCrop:

@@ -176,12 +176,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # torch's default: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias the same bound
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_conv_parameters(self.weight, self.bias)
 
     def forward(self, input):
         n, name = self._dims, type(self).__name__
@@ -227,3 +222,14 @@ class Conv1d(_ConvNd):
     """1-D convolution layer: (N, C_in, L) -> (N, C_out, L_out). weight (C_out, C_in/groups, k), bias (C_out,)."""
 
     _dims = 1
+
+
+def reset_conv_parameters(weight, bias):
+    """torch's default for every convolution: kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    with fan_in = weight.shape[1] * kH * kW (for a transposed weight that is C_out/groups * kH * kW, as in torch);
+    the bias gets the same bound."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)

@@ -1,6 +1,5 @@
 """Transposed convolution: the functional conv_transpose2d (torch.nn.functional's semantics) and ConvTranspose2d."""
 
-import math
 
 from .. import dtypes
 from ..creation import empty
@@ -8,8 +7,7 @@ from ..errors import ShapeError
 from ..functional.operands import cast
 from ..functional.shape import reshape
 from ..ops import conv_transpose as ct
-from . import init
-from .conv import _tuple
+from .conv import _tuple, reset_conv_parameters
 from .module import Module
 from .parameter import Parameter
 
@@ -113,13 +111,7 @@ class ConvTranspose2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # torch's default for every _ConvNd: kaiming_uniform_(a=sqrt(5)), fan_in from weight.shape[1] * kH * kW
-        # (for a transposed weight that is C_out/groups * kH * kW, as in torch); the bias gets the same bound.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_conv_parameters(self.weight, self.bias)
 
     def _output_padding(self, input, output_size):
         """torch's rule: the output_padding (each < max(stride, dilation)) that makes the output `output_size`."""

@@ -1,14 +1,12 @@
 """Group normalisation: the functional group_norm (torch.nn.functional's semantics) and the GroupNorm layer."""
 
 from .. import dtypes
-from ..creation import empty
 from ..errors import ShapeError
 from ..functional.operands import cast, floating
 from ..ops import group_norm as gn
 from ..tensor import Tensor
-from . import init
 from .module import Module
-from .parameter import Parameter
+from .normalization import add_affine_parameters, reset_affine_parameters
 
 
 def _affine_inputs(weight, bias, channels, dtype):
@@ -57,22 +55,10 @@ class GroupNorm(Module):
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
-        if affine:
-            self.weight = Parameter(empty(num_channels, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_channels, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        add_affine_parameters(self, (num_channels,), affine, bias, dtype)
 
     def reset_parameters(self):
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine_parameters(self)
 
     def forward(self, input):
         if input.ndim < 2 or input.shape[1] != self.num_channels:
