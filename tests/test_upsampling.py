@@ -52,7 +52,7 @@ def test_interpolate_integer_input_nearest_keeps_dtype():
     assert out.dtype == x.dtype and out.shape == (1, 1, 4, 6)
 
 
-@pytest.mark.parametrize("padding", [2, (1, 0, 2, 3), (0, 0, 0, 0)])
+@pytest.mark.parametrize("padding", [2, (1, 0, 2, 3), (0, 0, 0, 0), -1, (-1, 2, 0, -2)])
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 4, 5)])
 def test_zero_pad2d_matches_torch(padding, shape):
     ours, theirs = ZeroPad2d(padding), torch.nn.ZeroPad2d(padding)

@@ -272,15 +272,31 @@ def unbind(input, dim=0):
     return tuple(squeeze(piece, axis) for piece in split(input, 1, axis))
 
 
+def _crop_negative_widths(input, pad):
+    """A negative width crops that many entries, as in torch: slice those off first, then pad the rest (in every
+    mode the padding is computed from the cropped input, e.g. circular wraps around the cropped ends)."""
+    index = [slice(None)] * input.ndim
+    for i in range(len(pad) // 2):
+        dim = input.ndim - 1 - i
+        before, after, size = int(pad[2 * i]), int(pad[2 * i + 1]), input.shape[dim]
+        if size + before + after < 0:
+            raise ShapeError(f"pad: widths ({before}, {after}) on dim {dim} of size {size} leave a negative size "
+                             f"(input shape {input.shape})")
+        index[dim] = slice(max(-before, 0), size - max(-after, 0))
+    return input[tuple(index)], [max(int(p), 0) for p in pad]
+
+
 def pad(input, pad, mode="constant", value=0.0):
-    """Pad with torch's order of widths: (left, right) of the last dim, then (top, bottom) of the one before, ..."""
+    """Pad with torch's order of widths: (left, right) of the last dim, then (top, bottom) of the one before, ...
+
+    A negative width crops that many entries, as in torch."""
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ShapeError(f"pad: expected an even number of widths for at most {input.ndim} dims "
                          f"(input shape {input.shape}), got {tuple(pad)}")
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     if min(pad) < 0:
-        raise ValueError(f"pad: negative widths (cropping) are not supported, got {tuple(pad)}")
+        input, pad = _crop_negative_widths(input, pad)
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
