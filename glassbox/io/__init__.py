@@ -12,6 +12,7 @@ raises ModelFileError, which names the file and what is wrong with it.
 from .atomic import atomic_write, write_atomically
 from .checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from .errors import ModelFileError
+from .pretrained import read_state_dict as read_state_dict  # explicit re-export (not yet in __all__)
 from .safetensors_io import load, load_metadata, save
 
 __all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint", "atomic_write",
