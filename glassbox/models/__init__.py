@@ -1,1 +1,24 @@
-"""The model zoo: classic architectures with torchvision's state_dict keys, built from glassbox.nn layers."""
+"""The model zoo: classic architectures with torchvision's state_dict keys, built from glassbox.nn layers, and the
+tools to load pretrained weights into them and fine-tune them."""
+
+from .alexnet import AlexNet, alexnet
+from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, googlenet
+from .lenet import LeNet5, lenet5
+from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
+from .transfer import (
+    LoadError,
+    LoadReport,
+    freeze,
+    load_pretrained,
+    param_groups,
+    replace_head,
+    trainable_parameters,
+    unfreeze,
+)
+from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+
+__all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+           "vgg16_bn", "vgg19", "vgg19_bn", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
+           "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+           "load_pretrained", "LoadReport", "LoadError", "freeze", "unfreeze", "trainable_parameters",
+           "replace_head", "param_groups"]
