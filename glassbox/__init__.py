@@ -52,7 +52,7 @@ from .tensor import Tensor
 
 _methods.bind()
 
-from . import autograd, data, io, nn, optim, train  # noqa: E402  (these build on the bound Tensor)
+from . import autograd, data, io, models, nn, optim, train  # noqa: E402  (these build on the bound Tensor)
 from .io import ModelFileError, load, save  # noqa: E402
 
 bool = bool_  # torch.bool
@@ -66,5 +66,5 @@ __all__ = ["Tensor", "Generator", "ShapeError", "tensor", "as_tensor", "from_num
            "rand_like", "randn_like", "arange", "linspace", "eye", "manual_seed", "initial_seed",
            "default_generator", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
            "get_default_dtype", "set_default_dtype", "dtypes", "autograd", "nn", "optim", "data", "io", "train",
-           "save", "load", "ModelFileError", "float16", "float32", "float64",
+           "models", "save", "load", "ModelFileError", "float16", "float32", "float64",
            "half", "double", "long", "uint8", "int8", "int16", "int32", "int64", "bool_"]
