@@ -1,5 +1,6 @@
 """The `glassbox` command: `glassbox list` and `glassbox run [RECIPE] [--epochs N] [--seed S] [--out DIR]
-[--data PATH]`. Errors are one line and a non-zero exit code (2 for bad arguments); --debug shows tracebacks."""
+[--data PATH] [--train-examples N]`. Errors are one line and a non-zero exit code (2 for bad arguments);
+--debug shows tracebacks."""
 
 import argparse
 import json
@@ -45,7 +46,10 @@ def build_parser(recipe_names, default_recipe):
     run.add_argument("--epochs", type=_positive_int, help="number of epochs (default: the recipe's)")
     run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     run.add_argument("--out", help="output directory (default: runs/RECIPE)")
-    run.add_argument("--data", help="a data file replacing the embedded data (same format)")
+    run.add_argument("--data", help="a data file replacing the embedded data (same format), or the folder holding a "
+                                    "downloadable data set (MNIST, Fashion-MNIST, CIFAR-10)")
+    run.add_argument("--train-examples", type=_non_negative_int, metavar="N",
+                     help="train on a seeded subset of N images (0: all) in the recipes on large data sets")
     run.add_argument("--quiet", action="store_true", help="no progress output, only the final metrics")
     # SUPPRESS: without it the subcommand's default (False) would overwrite `glassbox --debug run ...`'s True.
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
@@ -68,8 +72,8 @@ def main(argv=None):
         return 0
     if args.recipe not in RECIPES:
         parser.error(f"unknown recipe {args.recipe!r}; choose one of: {', '.join(RECIPES)}")
-    if args.data is not None and not os.path.isfile(args.data):
-        parser.error(f"--data {args.data}: no such file")
+    if args.data is not None and not os.path.exists(args.data):
+        parser.error(f"--data {args.data}: no such file or folder")
     try:
         return _run(RECIPES[args.recipe], args)
     except KeyboardInterrupt:
@@ -87,7 +91,8 @@ def _run(recipe, args):
     from .recipes.common import RunConfig
 
     out = args.out or os.path.join("runs", recipe.NAME)
-    config = RunConfig(epochs=args.epochs, seed=args.seed, out=out, data=args.data, verbose=0 if args.quiet else 1)
+    config = RunConfig(epochs=args.epochs, seed=args.seed, out=out, data=args.data, verbose=0 if args.quiet else 1,
+                       train_examples=args.train_examples)
     if not args.quiet:
         print(f"glassbox run {recipe.NAME}: {recipe.DESCRIPTION}")
     metrics = recipe.run(config)

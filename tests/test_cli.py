@@ -145,4 +145,7 @@ def test_run_passes_the_settings_to_the_recipe(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run", "diabetes-mlp"]) == 0
     assert seen[-1].out == os.path.join("runs", "diabetes-mlp") and seen[-1].epochs is None
-    assert seen[-1].verbose == 1 and seen[-1].seed == 0
+    assert seen[-1].verbose == 1 and seen[-1].seed == 0 and seen[-1].train_examples is None
+    # a data set's folder is accepted as --data, and --train-examples reaches the recipe (0 means all)
+    assert cli.main(["run", "diabetes-mlp", "--data", str(tmp_path), "--train-examples", "0", "--quiet"]) == 0
+    assert seen[-1].data == str(tmp_path) and seen[-1].train_examples == 0

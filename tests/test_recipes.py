@@ -11,7 +11,7 @@ import glassbox as gb
 import glassbox.nn as nn
 from glassbox import cli
 from glassbox.data.datasets import load_diabetes, load_digits, train_test_split
-from glassbox.recipes import RECIPES, diabetes_mlp, digits_mlp
+from glassbox.recipes import DEFAULT_RECIPE, RECIPES, diabetes_mlp, digits_mlp
 from glassbox.train import evaluate, predict
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -34,7 +34,9 @@ def assert_png(path):
 
 
 def test_every_recipe_is_registered():
-    assert set(RECIPES) == {"digits-mlp", "diabetes-mlp"}
+    assert set(RECIPES) == {"digits-cnn", "digits-mlp", "diabetes-mlp", "digits-transfer", "mnist-cnn", "fashion-cnn",
+                            "cifar10-resnet"}
+    assert DEFAULT_RECIPE == "digits-cnn"  # the issue-4 default: `glassbox run` trains the CNN
     for name, recipe in RECIPES.items():
         assert recipe.NAME == name and recipe.DESCRIPTION and recipe.DEFAULT_EPOCHS > 0
 

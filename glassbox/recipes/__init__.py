@@ -1,7 +1,17 @@
 """Runnable recipes: each trains one model on real data and writes its numbers and pictures to a run directory."""
 
-from . import diabetes_mlp, digits_mlp
+from . import (
+    cifar10_resnet,
+    diabetes_mlp,
+    digits_cnn,
+    digits_mlp,
+    digits_transfer,
+    fashion_cnn,
+    mnist_cnn,
+)
 
-# name -> module with NAME, DESCRIPTION, DEFAULT_EPOCHS and run(config) -> metrics dict
-RECIPES = {module.NAME: module for module in (digits_mlp, diabetes_mlp)}
-DEFAULT_RECIPE = digits_mlp.NAME
+# name -> module with NAME, DESCRIPTION, DEFAULT_EPOCHS and run(config) -> metrics dict, in the order `glassbox list`
+# shows them: the embedded data sets first, then those that need a download.
+RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, digits_transfer,
+                                              mnist_cnn, fashion_cnn, cifar10_resnet)}
+DEFAULT_RECIPE = digits_cnn.NAME

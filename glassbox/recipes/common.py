@@ -16,13 +16,15 @@ from ..train.metrics import confusion_matrix
 @dataclass
 class RunConfig:
     """Settings from the command line: epochs (None = the recipe's default), seed, output directory,
-    an optional data file replacing the embedded data, verbosity."""
+    an optional data file replacing the embedded data (or a data set's folder), verbosity, and for recipes on large
+    data sets the size of the training subset (None = the recipe's default, 0 = all)."""
 
     epochs: int = None
     seed: int = 0
     out: str = None
     data: str = None
     verbose: int = 1
+    train_examples: int = None
 
 
 def load_csv(path, columns, layout):
