@@ -1,10 +1,11 @@
 """Pooling primitives on (N, C, H, W) arrays: max, average, adaptive average and adaptive max pooling.
 
 Fused because as composites pooling would be an unfold, a reduction and a fold, each with its own temporaries.
-Max pooling keeps the argmax of every window (never an equality mask) and its backward scatters each output
-gradient to that one position with a single np.bincount (overlapping windows add up there). Windows are strided
-views of the (padded) input: one copy gathers them into an (N, C, Ho, Wo, kh*kw) array for the argmax. The common
-non-overlapping case (stride == kernel, no padding or dilation, divisible sizes) is a reshape.
+Max pooling keeps which kernel offset won each window (a uint8, never an equality mask) from a running maximum
+over kh*kw strided views of the (padded) input; its backward writes the gradient back through the same views.
+Adaptive max pooling gathers its unequal windows and keeps their argmax; its backward is one np.bincount.
+Max pooling's outputs and gradients keep the input's memory layout (e.g. the batch-last layout of ops/conv.py's
+outputs, where every strided view moves runs of N contiguous values).
 Sizes follow torch: out = floor_or_ceil((L + 2p - d(k-1) - 1) / s) + 1, and with ceil_mode the last window must
 start inside the input or the left padding.
 """
@@ -30,12 +31,28 @@ def adaptive_bounds(length, out):
     return (i * length) // out, -((-(i + 1) * length) // out)
 
 
+def empty_like_layout(like, shape, dtype=None):
+    """An uninitialised array of `shape` whose axes lie in memory in the same order as `like`'s (outermost = the
+    largest stride), e.g. batch-last (C, H, W, N) memory behind an (N, C, H, W) view, as ops/conv.py hands out.
+    Elementwise work on arrays of one layout runs over long contiguous runs; mixing layouts does not."""
+    order = _axis_order(like)
+    memory = np.empty([shape[axis] for axis in order], dtype=dtype or like.dtype)
+    return memory.transpose(np.argsort(order))
+
+
+def _axis_order(array):
+    """array's axes from the outermost in memory to the innermost (largest stride first; ties keep axis order)."""
+    return sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis]))
+
+
 def _pad(x, top, bottom, left, right, value):
-    """x (N, C, H, W) padded on the spatial dims with `value` (no copy when there is nothing to pad)."""
+    """x (N, C, H, W) padded on the spatial dims with `value`, in x's memory layout (no copy when there is nothing
+    to pad)."""
     if top == bottom == left == right == 0:
         return x
     n, c, h, w = x.shape
-    out = np.full((n, c, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out = empty_like_layout(x, (n, c, h + top + bottom, w + left + right))
+    out[...] = value
     out[:, :, top:top + h, left:left + w] = x
     return out
 
@@ -103,9 +120,11 @@ class MaxPool2d(Function):
     indices (int64 (N, C, Ho, Wo), flat positions into H * W), for return_indices=True.
 
     Forward keeps a running maximum over the kh*kw kernel offsets, each offset a strided view of the padded input
-    (no window array is ever materialised), and records which offset won (the first one on ties, like argmax).
-    Backward adds the gradient back through the same strided views, where each offset won: a loop over kernel
-    offsets, never over batch or pixels.
+    (no window array is ever materialised), and records in `winner` (uint8 for kernels up to 255 positions) which
+    offset won: the first one on ties, like argmax and PyTorch, since a later offset must be strictly greater.
+    Backward writes the gradient back through the same strided views, where each offset won: a loop over kernel
+    offsets, never over batch or pixels. Output, winner and input gradient keep the input's memory layout (for
+    batch-last conv outputs every view moves runs of N contiguous values).
     """
 
     save_inputs = False
@@ -121,38 +140,55 @@ class MaxPool2d(Function):
         self.out_h, self.out_w, self.pad = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
         xp = _pad(x, *self.pad, -np.inf)
         kh, kw = kernel
-        views = [self._offset_view(xp, k // kw, k % kw) for k in range(kh * kw)]
-        # Elementwise maxima of strided views are fast (no gather); the winner is found afterwards by comparing,
-        # going backwards so that the first offset holding the maximum wins ties, like argmax and PyTorch.
-        out = views[0].copy() if len(views) == 1 else np.maximum(views[0], views[1])
-        for view in views[2:]:
+        out = self._offset_view(xp, 0, 0).copy(order="K")  # order K: keep the input's memory layout
+        winner = np.zeros_like(out, dtype=np.min_scalar_type(kh * kw - 1))
+        for k in range(1, kh * kw):
+            view = self._offset_view(xp, k // kw, k % kw)
+            # offsets come in increasing k, so "the last k that was strictly greater" is a running maximum of k
+            np.maximum(winner, (view > out) * winner.dtype.type(k), out=winner)
             np.maximum(out, view, out=out)
-        winner = np.full(out.shape, len(views) - 1, dtype=np.int16)
-        for k in range(len(views) - 2, -1, -1):
-            winner = np.where(views[k] == out, np.int16(k), winner)
         self.winner = winner
         if indices_out is not None:  # torch's indices: flat positions in the unpadded H * W plane
+            winner = winner.astype(np.int64)
             rows = np.arange(self.out_h)[:, None] * stride[0] + (winner // kw) * dilation[0] - self.pad[0]
             cols = np.arange(self.out_w) * stride[1] + (winner % kw) * dilation[1] - self.pad[2]
-            indices_out.append((rows * x.shape[3] + cols).astype(np.int64))
+            indices_out.append(rows * x.shape[3] + cols)
         return out
 
     def backward(self, grad):
         # y = max over the window: dL/dx is grad at the winning position of each window, summed over windows
         n, c, h, w = self.x_shape
         top, bottom, left, right = self.pad
-        gx = np.zeros((n, c, h + top + bottom, w + left + right), dtype=grad.dtype)
+        padded = (n, c, h + top + bottom, w + left + right)
         kh, kw = self.kernel
-        zero = np.zeros((), dtype=grad.dtype)
-        # Windows that cannot overlap (stride >= dilated kernel) touch each input element once: assign, don't add.
-        disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel))
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        grad = _as_layout(grad, self.winner)
+        gx = empty_like_layout(self.winner, padded, grad.dtype)
+        # Windows that cannot overlap (stride >= dilated kernel) touch each input element once: assign, don't add;
+        # when they also tile the padded input exactly, every element is assigned and gx needs no zeroing.
+        disjoint = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
+        tiling = (sh, sw, dh, dw) == (kh, kw, 1, 1) and padded[2:] == (self.out_h * kh, self.out_w * kw)
+        if not tiling:
+            gx[...] = 0
         for k in range(kh * kw):
             target = self._offset_view(gx, k // kw, k % kw)
             if disjoint:
-                target[...] = np.where(self.winner == k, grad, zero)
+                np.multiply(grad, self.winner == k, out=target)
             else:
-                target += np.where(self.winner == k, grad, zero)
+                target += grad * (self.winner == k)
         return (gx[:, :, top:top + h, left:left + w],)
+
+
+def _as_layout(array, like):
+    """`array` in the memory layout of `like` (same shape): itself if it already is, else one copy. Mixed layouts
+    make elementwise NumPy ops crawl over short runs."""
+    order = _axis_order(like)
+    if array.transpose(order).flags.c_contiguous:
+        return array
+    out = empty_like_layout(like, array.shape, array.dtype)
+    out[...] = array
+    return out
+
 
 class AdaptiveMaxPool2d(_ArgmaxPool):
     """x (N, C, H, W) -> (N, C, oh, ow): the max over torch's adaptive windows. Windows of unequal length are
