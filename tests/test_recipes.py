@@ -34,8 +34,8 @@ def assert_png(path):
 
 
 def test_every_recipe_is_registered():
-    assert set(RECIPES) == {"digits-cnn", "digits-mlp", "diabetes-mlp", "digits-transfer", "mnist-cnn", "fashion-cnn",
-                            "cifar10-resnet"}
+    assert set(RECIPES) == {"digits-cnn", "digits-mlp", "diabetes-mlp", "digits-transfer", "shapes-segmentation",
+                            "mnist-cnn", "fashion-cnn", "cifar10-resnet"}
     assert DEFAULT_RECIPE == "digits-cnn"  # the issue-4 default: `glassbox run` trains the CNN
     for name, recipe in RECIPES.items():
         assert recipe.NAME == name and recipe.DESCRIPTION and recipe.DEFAULT_EPOCHS > 0

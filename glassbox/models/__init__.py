@@ -15,10 +15,12 @@ from .transfer import (
     trainable_parameters,
     unfreeze,
 )
+from .unet import UNet, unet
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
 __all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
            "vgg16_bn", "vgg19", "vgg19_bn", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
            "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+           "UNet", "unet",
            "load_pretrained", "LoadReport", "LoadError", "freeze", "unfreeze", "trainable_parameters",
            "replace_head", "param_groups"]
