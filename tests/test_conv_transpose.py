@@ -104,3 +104,13 @@ def test_conv_transpose_float64_and_no_grad():
 def test_conv_transpose_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_conv_transpose_weight_gradient_when_columns_span_many_row_blocks(monkeypatch):
+    """The weight gradient multiplies im2col columns that ops/conv.py builds a block of rows at a time in one reused
+    buffer; with tiny blocks (as a big image gets with the real size) every block must still reach the product."""
+    from glassbox.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "_BLOCK_BYTES", 2048)
+    ours, theirs = _pair((3, 4, 3), dict(stride=2, padding=1))
+    _compare(ours, theirs, (2, 3, 9, 7))

@@ -105,7 +105,9 @@ class Conv2d(Function):
         against (it builds its node without a bias)."""
         (n, _, _, _), _, _, _, _, (h_out, w_out) = self.geometry
         g, _, k = self.w_mat.shape
-        cols = np.concatenate([block[:, :k] for _, _, block in self._column_blocks(self.xp, k, self.xp.dtype)], 2)
+        # every block is a view of the same buffer, refilled for the next block: copy each one before moving on
+        blocks = [block[:, :k].copy() for _, _, block in self._column_blocks(self.xp, k, self.xp.dtype)]
+        cols = np.concatenate(blocks, 2)
         return cols.reshape(g, k, h_out * w_out, n).transpose(3, 0, 1, 2)
 
     def backward(self, grad):
