@@ -1,9 +1,9 @@
 """mnist-cnn: a LeNet-style CNN on MNIST's 28x28 handwritten digits (downloaded once, ~12 MB).
 
 Bounded for a 2-core CPU: a seeded subset of 10000 of the 60000 training images, 3 epochs with a one-cycle
-schedule, validation on 2000 other training images, test on all 10000 test images. Training steps of 64 images
-measured 1.2-2.9 s on a loaded 2-core machine (other jobs running), so expect ~10-20 minutes there and a few
-minutes on a quiet one; expected test accuracy ~98.5-99% (not measured: no network on the machine that wrote it).
+schedule, validation on 2000 other training images, test on all 10000 test images. A training step of 64 images
+took 0.09 s on an idle 2-core machine (2026-12-01), so expect 1-2 minutes; expected test accuracy ~98.5-99% (not
+measured: no network on the machine that wrote it).
 """
 
 from ..data.datasets import MNIST
@@ -14,7 +14,7 @@ from .image_classification import ImageTask, run_task
 NAME = "mnist-cnn"
 DEFAULT_EPOCHS = 3
 DESCRIPTION = ("LeNet-style CNN (conv-BN-ReLU-pool x2, dense 128) on MNIST: 10000 training images, 3 epochs, "
-               "all 10000 test images (downloads ~12 MB; about 10 minutes on 2 cores)")
+               "all 10000 test images (downloads ~12 MB; about 2 minutes on 2 cores)")
 
 
 def build_model():
