@@ -180,3 +180,16 @@ def _floats(*shape):
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_conv_output_views_follow_its_batch_last_memory():
+    """Conv outputs are (N, C, H, W) views of (C, H, W, N) memory (see ops/conv.py): view(n, -1) is a free view,
+    a view merging the batch with other dims raises naming the layout and the fix, and reshape always works."""
+    layer = gb.nn.Conv2d(2, 3, 3)
+    out = layer(gb.randn(4, 2, 6, 6))
+    flat = out.view(4, -1)
+    np.testing.assert_array_equal(flat.data, out.data.reshape(4, -1))
+    assert np.shares_memory(flat.data, out.data)
+    with pytest.raises(gb.ShapeError, match=r"view: .*conv.*batch-last.*\.reshape\(\.\.\.\) or \.flatten\(1\)"):
+        out.view(-1)  # (N*C*H*W,): the batch is innermost in memory, not outermost
+    np.testing.assert_array_equal(out.reshape(-1, 48).data, np.ascontiguousarray(out.data).reshape(-1, 48))

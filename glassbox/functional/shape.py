@@ -45,8 +45,10 @@ def view(input, *shape):
     result = reshape(input, *shape)
     if result is not input and input.numel() > 1 and not np.may_share_memory(result.data, input.data):
         raise ShapeError(f"view: shape {_sizes(shape, 'view')} is not compatible with the strides of the input "
-                         f"(shape {input.shape}, not contiguous, e.g. after transpose/permute); view never copies. "
-                         "Use .reshape(...) instead, or call .contiguous() first.")
+                         f"(shape {input.shape}, not contiguous: after transpose/permute, or the output of a conv, "
+                         "pooling or activation layer, which glassbox keeps batch-last in memory like torch's "
+                         "channels_last); view never copies. Use .reshape(...) or .flatten(1) instead, or call "
+                         ".contiguous() first.")
     return result
 
 
