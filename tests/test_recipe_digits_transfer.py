@@ -43,10 +43,15 @@ def test_sampling_takes_k_distinct_examples_of_every_class():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured: on the 8x8 digits the features pretrained on 0-4 are worse for 5-9 "
-                   "than random ones (k=5: transfer 0.856, scratch 0.900); remove this marker once a setup transfers")
-def test_real_run_transfer_beats_scratch_at_the_headline_k(tmp_path):
+def test_real_run(tmp_path):
+    """What the real run guarantees, then the claim it does not meet yet (an expected failure with the numbers)."""
     metrics = digits_transfer.run(RunConfig(out=str(tmp_path), verbose=0))
     assert metrics["examples_per_class"] == digits_transfer.HEADLINE_K
     assert metrics["pretrain_accuracy"] > 0.95
-    assert metrics["transfer_accuracy"] > metrics["scratch_accuracy"]
+    for method in ("transfer", "scratch"):
+        curve = [metrics[f"{method}_accuracy_k{k}"] for k in digits_transfer.BUDGETS]
+        assert curve[-1] > 0.8 and curve[-1] > curve[0] + 0.15, (method, curve)  # more labels help, far above 0.2
+    if metrics["transfer_accuracy"] <= metrics["scratch_accuracy"]:
+        pytest.xfail(f"transfer {metrics['transfer_accuracy']:.3f} <= scratch {metrics['scratch_accuracy']:.3f} at "
+                     f"k={digits_transfer.HEADLINE_K}: on the 8x8 digits, features pretrained on 0-4 do not help 5-9 "
+                     "(README); this test passes once a setup transfers")
