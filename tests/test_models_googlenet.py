@@ -11,9 +11,9 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
+from model_parity import copy_weights, eval_logits, load_through_safetensors, shapes
 
 import glassbox as gb
-import glassbox.io as gio
 
 # the module, not the function glassbox.models.googlenet that the package re-exports under the same name
 gb_googlenet = importlib.import_module("glassbox.models.googlenet")
@@ -165,34 +165,12 @@ def randomize(model, seed=0):
     return model
 
 
-def copy_weights(torch_model, gb_model):
-    gb_model.load_state_dict({k: v.numpy() for k, v in torch_model.state_dict().items()})
-    return gb_model
 
 
-def load_through_safetensors(torch_model, gb_model, tmp_path):
-    """Export torch's state_dict as a user would (safetensors.torch), load it with glassbox.io.load."""
-    from safetensors.torch import save_file
-
-    path = tmp_path / "googlenet.safetensors"
-    save_file({k: v.contiguous() for k, v in torch_model.state_dict().items()}, str(path))
-    result = gb_model.load_state_dict(gio.load(path))
-    assert result.missing_keys == [] and result.unexpected_keys == []
-    return gb_model
 
 
-def eval_logits(gb_model, torch_model, x):
-    gb_model.eval()
-    torch_model.eval()
-    with gb.no_grad():
-        ours = gb_model(gb.from_numpy(x)).numpy()
-    with torch.no_grad():
-        theirs = torch_model(torch.from_numpy(x)).numpy()
-    return ours, theirs
 
 
-def shapes(state_dict):
-    return {k: tuple(v.shape) for k, v in state_dict.items()}
 
 
 # ----- structure ----------------------------------------------------------------------------------------------------
