@@ -23,6 +23,8 @@ from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool1d, MaxPool2d
+from .rnn import GRU, LSTM, RNN, RNNBase
+from .rnn_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .sparse import Embedding
 from .upsampling import Upsample, ZeroPad2d
 
@@ -31,5 +33,6 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Ide
            "Softplus", "Softmax", "LogSoftmax", "BatchNorm1d", "LayerNorm", "Embedding", "MSELoss", "L1Loss",
            "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
            "Conv1d", "Conv2d", "BatchNorm2d", "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool2d", "ConvTranspose2d", "Upsample", "ZeroPad2d", "GroupNorm", "Dropout2d", "functional",
+           "AdaptiveMaxPool2d", "ConvTranspose2d", "Upsample", "ZeroPad2d", "GroupNorm", "Dropout2d", "RNNBase", "RNN",
+           "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "functional",
            "init", "utils"]

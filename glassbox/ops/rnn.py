@@ -1,0 +1,369 @@
+"""Fused recurrent sequences: one layer, one direction of an Elman RNN, an LSTM or a GRU over all time steps.
+
+Fused because a graph of per-step ops would record ~10 nodes per time step and run ~30 small NumPy calls more per
+step in backward. Here, as the speed rules ask:
+  - all time steps' input projections x_t @ W_ih^T are one GEMM before the loop;
+  - each step is one GEMM h_{t-1} @ W_hh^T for all gates at once, then in-place elementwise work on preallocated
+    (T, B, gates*H) arrays, which are also what backward reads (nothing else is saved);
+  - backward through time is a hand-written loop (one GEMM per step for dL/dh_{t-1}), and the weight gradients
+    are three GEMMs over all steps after it.
+
+Layouts: x (T, B, I) time-major, states (B, H), weights and biases in PyTorch's layout and gate order
+(LSTM: i, f, g, o; GRU: r, z, n). The result is one array Y (T + 1, B, H) -- (T + 2, B, H) for the LSTM -- holding
+the outputs Y[:T], the final hidden state Y[T] and the final cell state Y[T + 1]; the layers slice it (the engine
+has one output per op; slices are views, and their gradients meet again in Y's gradient).
+
+Variable lengths (`lengths`, one per batch element): the batch is sorted by decreasing length inside the op, so at
+every time step the sequences still running are a prefix of the batch. A step updates only that prefix; the others
+carry their state unchanged (so the final state of each sequence is its state after its own last element), and
+their outputs are zero -- as PyTorch's packed sequences give. Reversed direction with lengths starts each sequence
+at its own last element, from the initial state.
+"""
+
+import numpy as np
+
+from ..autograd.function import Function
+
+
+def _sigmoid_(a):
+    """a <- sigmoid(a), in place: 1/2 + tanh(a/2)/2 never overflows, unlike 1 / (1 + exp(-a))."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+class _Recurrence(Function):
+    """What every recurrence shares: the time schedule, the sorted batch, the input projection and the weight
+    gradients. Subclasses run the cell's loop forward (`_run`) and backward (`_run_backward`)."""
+
+    num_gates = 1
+    has_cell = False
+
+    def forward(self, x, h0, *rest, reverse=False, lengths=None, nonlinearity="tanh"):
+        if self.has_cell:
+            c0, w_ih, w_hh, *biases = rest
+        else:
+            c0, (w_ih, w_hh, *biases) = None, rest
+        steps, batch, _ = x.shape
+        hidden = w_hh.shape[1]
+        self.reverse, self.nonlinearity, self.has_bias = reverse, nonlinearity, bool(biases)
+        self.dtype = np.result_type(x, w_ih)
+        self.order, self.active = _schedule(lengths, steps, batch)
+        if self.order is not None:  # sort by decreasing length: running sequences are a prefix at every step
+            x, h0 = x[:, self.order], h0[self.order]
+            c0 = None if c0 is None else c0[self.order]
+        self.x = np.ascontiguousarray(x, dtype=self.dtype)
+        self.h0 = np.asarray(h0, dtype=self.dtype)
+        self.w_ih, self.w_hh = self._gate_rows(w_ih), self._gate_rows(w_hh)
+        self.b_ih, self.b_hh = (self._gate_rows(b) for b in biases) if biases else (None, None)
+        extra = 2 if self.has_cell else 1
+        y = np.empty((steps + extra, batch, hidden), dtype=self.dtype)
+        self.states = y[:steps]  # states[t]: the hidden state after step t (carried for finished sequences)
+        self._run(self._project(), None if c0 is None else np.asarray(c0, dtype=self.dtype), y)
+        if self.order is not None:
+            # outputs of finished sequences are zero; the states stay as they are for backward
+            self.states = self.states.copy()
+            for t in range(steps):
+                y[t, self.active[t]:] = 0
+            y = y[:, np.argsort(self.order)]
+        return y
+
+    def _gate_rows(self, array):
+        """Weights and biases in the order the loop uses (only the LSTM reorders)."""
+        return array
+
+    def _project(self):
+        """All steps' input projections in one GEMM: x (T, B, I) -> (T, B, G*H), plus the bias the GEMM folds."""
+        steps, batch, inputs = self.x.shape
+        xp = np.matmul(self.x.reshape(steps * batch, inputs), self.w_ih.T).reshape(steps, batch, -1)
+        bias = self._input_bias()
+        if bias is not None:
+            xp += bias
+        return xp
+
+    def _input_bias(self):
+        return None if self.b_ih is None else self.b_ih + self.b_hh
+
+    def _times(self):
+        """Time indices in the order the steps run."""
+        steps = self.x.shape[0]
+        return range(steps - 1, -1, -1) if self.reverse else range(steps)
+
+    def _previous(self, t):
+        """The hidden state before step t, (B, H)."""
+        steps = self.x.shape[0]
+        if self.reverse:
+            return self.h0 if t == steps - 1 else self.states[t + 1]
+        return self.h0 if t == 0 else self.states[t - 1]
+
+    def _carry(self, t, n, *pairs):
+        """Finished sequences (rows n:) keep their state through step t: copy each (new, previous) pair."""
+        if n < self.x.shape[1]:
+            for new, previous in pairs:
+                new[n:] = previous[n:]
+
+    def backward(self, grad):
+        steps, batch, _ = self.x.shape
+        if self.order is not None:
+            grad = grad[:, self.order]
+        grad = np.asarray(grad, dtype=self.dtype)
+        # d_pre[t]: dL/d(pre-activations of step t) that come from the input projection, (T, B, G*H);
+        # d_hidden_pre[t]: those that come from h_{t-1} @ W_hh^T (the same array except for the GRU).
+        d_pre, d_hidden_pre, dh0, dc0 = self._run_backward(grad)
+        flat = d_pre.reshape(steps * batch, -1)
+        hidden_flat = d_hidden_pre.reshape(steps * batch, -1)
+        needs = self.needs_input_grad
+        first = 3 if self.has_cell else 2  # index of w_ih among the inputs
+        dx = np.matmul(flat, self.w_ih).reshape(self.x.shape) if needs[0] else None
+        dw_ih = self._gate_rows_back(flat.T @ self.x.reshape(steps * batch, -1)) if needs[first] else None
+        dw_hh = self._gate_rows_back(self._hidden_weight_grad(d_hidden_pre)) if needs[first + 1] else None
+        grads = [dx, dh0] + ([dc0] if self.has_cell else []) + [dw_ih, dw_hh]
+        if self.has_bias:
+            grads += [self._gate_rows_back(flat.sum(axis=0)), self._gate_rows_back(hidden_flat.sum(axis=0))]
+        if self.order is not None:
+            inverse = np.argsort(self.order)
+            grads[0] = None if dx is None else dx[:, inverse]
+            grads[1] = dh0[inverse]
+            if self.has_cell:
+                grads[2] = dc0[inverse]
+        return tuple(grads)
+
+    def _gate_rows_back(self, array):
+        """Gradients back in PyTorch's gate order (inverse of _gate_rows)."""
+        return array
+
+    def _hidden_weight_grad(self, d_hidden_pre):
+        """dL/dW_hh = sum_t d_hidden_pre[t]^T @ h_{t-1}: two GEMMs (the steps that start from h0, and the rest)."""
+        steps, batch, hidden = self.states.shape
+        if self.reverse:
+            rest, later, first = d_hidden_pre[:-1], self.states[1:], d_hidden_pre[-1]
+        else:
+            rest, later, first = d_hidden_pre[1:], self.states[:-1], d_hidden_pre[0]
+        grad = first.T @ self.h0
+        if steps > 1:
+            grad += rest.reshape((steps - 1) * batch, -1).T @ later.reshape((steps - 1) * batch, hidden)
+        return grad
+
+
+def _schedule(lengths, steps, batch):
+    """(order, active): the batch order that sorts lengths decreasingly (None when every sequence fills all
+    `steps`), and active[t], how many sequences (a prefix of that order) are still running at time t."""
+    if lengths is None:
+        return None, [batch] * steps
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if np.all(lengths == steps):
+        return None, [batch] * steps
+    order = np.argsort(-lengths, kind="stable")
+    active = [int(n) for n in (lengths[:, None] > np.arange(steps)).sum(axis=0)]
+    return order, active
+
+
+class RNNSequence(_Recurrence):
+    """h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act tanh or relu.
+
+    inputs: x (T, B, I), h0 (B, H), w_ih (H, I), w_hh (H, H)[, b_ih (H,), b_hh (H,)] -> Y (T + 1, B, H).
+    """
+
+    def _run(self, xp, c0, y):
+        relu = self.nonlinearity == "relu"
+        w_hh_t = self.w_hh.T
+        for t in self._times():
+            n = self.active[t]
+            h_prev, h = self._previous(t), self.states[t]
+            np.matmul(h_prev[:n], w_hh_t, out=h[:n])
+            h[:n] += xp[t, :n]
+            if relu:
+                np.maximum(h[:n], 0, out=h[:n])
+            else:
+                np.tanh(h[:n], out=h[:n])
+            self._carry(t, n, (h, h_prev))
+        y[-1] = self.states[-1 if not self.reverse else 0]
+
+    def _run_backward(self, grad):
+        steps = self.x.shape[0]
+        d_pre = np.zeros(self.states.shape, dtype=self.dtype)
+        dh = grad[steps].copy()  # dL/d(current state), starting from the final state's gradient
+        relu = self.nonlinearity == "relu"
+        for t in reversed(self._times()):
+            n = self.active[t]
+            dh[:n] += grad[t, :n]
+            h, da = self.states[t, :n], d_pre[t, :n]
+            if relu:  # d relu(a)/da = 1 where the output is positive
+                np.multiply(dh[:n], h > 0, out=da)
+            else:  # d tanh(a)/da = 1 - tanh(a)^2
+                np.multiply(h, h, out=da)
+                np.subtract(1, da, out=da)
+                da *= dh[:n]
+            np.matmul(da, self.w_hh, out=dh[:n])  # dL/dh_{t-1} = da @ W_hh
+        return d_pre, d_pre, dh, None
+
+
+class LSTMSequence(_Recurrence):
+    """i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh (4H, in that
+    order); c_t = f c_{t-1} + i g; h_t = o tanh(c_t).
+
+    inputs: x (T, B, I), h0 (B, H), c0 (B, H), w_ih (4H, I), w_hh (4H, H)[, b_ih (4H,), b_hh (4H,)]
+    -> Y (T + 2, B, H): outputs, h_n, c_n. The loop keeps the gates as i, f, o, g so that the three sigmoids are one
+    contiguous block.
+    """
+
+    num_gates = 4
+    has_cell = True
+
+    def _gate_rows(self, array):
+        i, f, g, o = np.split(array, 4)
+        return np.concatenate([i, f, o, g])
+
+    def _gate_rows_back(self, array):
+        i, f, o, g = np.split(array, 4)
+        return np.concatenate([i, f, g, o])
+
+    def _run(self, xp, c0, y):
+        steps, batch, hidden = self.states.shape
+        gates = np.empty((steps, batch, 4 * hidden), dtype=self.dtype)  # activated i, f, o, g per step
+        cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # c_t
+        tanh_cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # tanh(c_t)
+        product = np.empty((batch, hidden), dtype=self.dtype)
+        w_hh_t = self.w_hh.T
+        for t in self._times():
+            n = self.active[t]
+            h_prev, c_prev = self._previous(t), self._previous_cell(t, c0, cells)
+            gate = gates[t, :n]
+            np.matmul(h_prev[:n], w_hh_t, out=gate)
+            gate += xp[t, :n]
+            _sigmoid_(gate[:, :3 * hidden])
+            np.tanh(gate[:, 3 * hidden:], out=gate[:, 3 * hidden:])
+            i, f, o, g = (gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
+            c, tanh_c = cells[t, :n], tanh_cells[t, :n]
+            np.multiply(f, c_prev[:n], out=c)
+            np.multiply(i, g, out=product[:n])
+            c += product[:n]
+            np.tanh(c, out=tanh_c)
+            np.multiply(o, tanh_c, out=self.states[t, :n])
+            self._carry(t, n, (self.states[t], h_prev), (cells[t], c_prev))
+        self.gates, self.cells, self.tanh_cells, self.c0 = gates, cells, tanh_cells, c0
+        last = 0 if self.reverse else steps - 1
+        y[steps], y[steps + 1] = self.states[last], cells[last]
+
+    def _previous_cell(self, t, c0, cells):
+        steps = cells.shape[0]
+        if self.reverse:
+            return c0 if t == steps - 1 else cells[t + 1]
+        return c0 if t == 0 else cells[t - 1]
+
+    def _run_backward(self, grad):
+        steps, batch, hidden = self.states.shape
+        d_pre = np.zeros(self.gates.shape, dtype=self.dtype)
+        dh, dc = grad[steps].copy(), grad[steps + 1].copy()  # dL/d(current h), dL/d(current c)
+        scratch = np.empty((batch, hidden), dtype=self.dtype)
+        sig_scratch = np.empty((batch, 3 * hidden), dtype=self.dtype)
+        for t in reversed(self._times()):
+            n = self.active[t]
+            dh_n, dc_n, tmp = dh[:n], dc[:n], scratch[:n]
+            dh_n += grad[t, :n]
+            gate, tanh_c = self.gates[t, :n], self.tanh_cells[t, :n]
+            i, f, o, g = (gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
+            d_gate = d_pre[t, :n]
+            di, df, do, dg = (d_gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
+            # h = o tanh(c):  dL/do = dh tanh(c);  dL/dc += dh o (1 - tanh(c)^2)
+            np.multiply(dh_n, tanh_c, out=do)
+            np.multiply(tanh_c, tanh_c, out=tmp)
+            np.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh_n
+            dc_n += tmp
+            # c = f c_prev + i g:  dL/di = dc g, dL/dg = dc i, dL/df = dc c_prev, dL/dc_prev = dc f
+            np.multiply(dc_n, g, out=di)
+            np.multiply(dc_n, i, out=dg)
+            np.multiply(dc_n, self._previous_cell(t, self.c0, self.cells)[:n], out=df)
+            dc_n *= f
+            # through the activations: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
+            s, ds = gate[:, :3 * hidden], sig_scratch[:n]
+            np.subtract(1, s, out=ds)
+            ds *= s
+            d_gate[:, :3 * hidden] *= ds
+            np.multiply(g, g, out=tmp)
+            np.subtract(1, tmp, out=tmp)
+            dg *= tmp
+            np.matmul(d_gate, self.w_hh, out=dh_n)  # dL/dh_{t-1} = d_pre @ W_hh
+        return d_pre, d_pre, dh, dc
+
+
+class GRUSequence(_Recurrence):
+    """r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr), z likewise, n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)),
+    h_t = (1 - z) n + z h_{t-1}  (PyTorch's formulation: the reset gate multiplies the hidden projection).
+
+    inputs: x (T, B, I), h0 (B, H), w_ih (3H, I), w_hh (3H, H)[, b_ih (3H,), b_hh (3H,)] -> Y (T + 1, B, H).
+    """
+
+    num_gates = 3
+
+    def _input_bias(self):
+        return self.b_ih  # b_hh stays inside the step: b_hn is multiplied by r
+
+    def _run(self, xp, c0, y):
+        steps, batch, hidden = self.states.shape
+        gates = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # activated r, z, n
+        hidden_pre = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # h_{t-1} W_hh^T + b_hh
+        w_hh_t = self.w_hh.T
+        for t in self._times():
+            n = self.active[t]
+            h_prev, h = self._previous(t), self.states[t]
+            hp, gate = hidden_pre[t, :n], gates[t, :n]
+            np.matmul(h_prev[:n], w_hh_t, out=hp)
+            if self.b_hh is not None:
+                hp += self.b_hh
+            rz, new = gate[:, :2 * hidden], gate[:, 2 * hidden:]
+            np.add(xp[t, :n, :2 * hidden], hp[:, :2 * hidden], out=rz)
+            _sigmoid_(rz)
+            np.multiply(rz[:, :hidden], hp[:, 2 * hidden:], out=new)
+            new += xp[t, :n, 2 * hidden:]
+            np.tanh(new, out=new)
+            # h = n + z (h_prev - n)
+            np.subtract(h_prev[:n], new, out=h[:n])
+            h[:n] *= rz[:, hidden:]
+            h[:n] += new
+            self._carry(t, n, (h, h_prev))
+        self.gates, self.hidden_pre = gates, hidden_pre
+        y[steps] = self.states[0 if self.reverse else steps - 1]
+
+    def _run_backward(self, grad):
+        steps, batch, hidden = self.states.shape
+        d_pre = np.zeros(self.gates.shape, dtype=self.dtype)  # w.r.t. the input projections (+ b_ih)
+        d_hidden_pre = np.zeros(self.gates.shape, dtype=self.dtype)  # w.r.t. h_{t-1} W_hh^T + b_hh
+        dh = grad[steps].copy()
+        scratch = np.empty((batch, hidden), dtype=self.dtype)
+        through = np.empty((batch, hidden), dtype=self.dtype)
+        for t in reversed(self._times()):
+            n = self.active[t]
+            dh_n, tmp = dh[:n], scratch[:n]
+            dh_n += grad[t, :n]
+            gate, hp = self.gates[t, :n], self.hidden_pre[t, :n]
+            r, z, new = gate[:, :hidden], gate[:, hidden:2 * hidden], gate[:, 2 * hidden:]
+            d_gate, d_hidden = d_pre[t, :n], d_hidden_pre[t, :n]
+            dr, dz, dn = d_gate[:, :hidden], d_gate[:, hidden:2 * hidden], d_gate[:, 2 * hidden:]
+            # h = (1 - z) n + z h_prev:  dL/dn = dh (1 - z), through tanh: * (1 - n^2)
+            np.subtract(1, z, out=tmp)
+            np.multiply(dh_n, tmp, out=dn)
+            np.multiply(new, new, out=through[:n])
+            np.subtract(1, through[:n], out=through[:n])
+            dn *= through[:n]
+            # dL/dz = dh (h_prev - n), through sigmoid: * z (1 - z)
+            np.subtract(self._previous(t)[:n], new, out=dz)
+            dz *= dh_n
+            tmp *= z
+            dz *= tmp
+            # n's pre-activation = xn + r hn:  dL/dhn = dn r;  dL/dr = dn hn, through sigmoid: * r (1 - r)
+            np.multiply(dn, r, out=d_hidden[:, 2 * hidden:])
+            np.multiply(dn, hp[:, 2 * hidden:], out=dr)
+            np.subtract(1, r, out=tmp)
+            tmp *= r
+            dr *= tmp
+            d_hidden[:, :2 * hidden] = d_gate[:, :2 * hidden]
+            # dL/dh_{t-1} = dh z + d_hidden @ W_hh
+            np.matmul(d_hidden, self.w_hh, out=through[:n])
+            dh_n *= z
+            dh_n += through[:n]
+        return d_pre, d_hidden_pre, dh, None
