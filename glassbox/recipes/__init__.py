@@ -9,10 +9,12 @@ from . import (
     fashion_cnn,
     mnist_cnn,
     shapes_segmentation,
+    word2vec,
 )
 
 # name -> module with NAME, DESCRIPTION, DEFAULT_EPOCHS and run(config) -> metrics dict, in the order `glassbox list`
 # shows them: the embedded data sets first, then those that need a download.
 RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, digits_transfer,
-                                              shapes_segmentation, mnist_cnn, fashion_cnn, cifar10_resnet)}
+                                              shapes_segmentation, word2vec, mnist_cnn, fashion_cnn,
+                                              cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME
