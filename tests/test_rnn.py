@@ -285,3 +285,74 @@ def test_a_thousand_step_sequence_trains_without_nan():
         losses.append(loss.item())
     assert np.isfinite(losses).all()
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_batch_halves_on_two_threads_give_the_same_numbers(monkeypatch, mode, bidirectional):
+    """A batch large enough to be split over two threads (ops/parallel.py) gives exactly what one block gives,
+    with variable lengths whose running prefix ends inside either half."""
+    from glassbox.ops import parallel
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 2)
+    rng = np.random.default_rng(6)
+    layer = MODES[mode](3, 5, bidirectional=bidirectional, dtype=np.float64)
+    steps, batch = 7, 20
+    lengths = rng.integers(1, steps + 1, size=batch)
+    lengths[0] = steps
+    x_np = rng.standard_normal((steps, batch, 3))
+    directions = 2 if bidirectional else 1
+    states_np = [rng.standard_normal((directions, batch, 5)) for _ in range(2 if mode == "LSTM" else 1)]
+
+    def run(blocks):
+        monkeypatch.setattr(recurrent, "row_blocks", blocks)
+        layer.zero_grad()
+        x = gb.tensor(x_np, requires_grad=True)
+        states = [gb.tensor(s, requires_grad=True) for s in states_np]
+        output, finals = layer._run_layers(x, states, lengths)
+        (output.sum() + sum((f * f).sum() for f in finals)).backward()
+        return [output.data, x.grad.data] + [f.data for f in finals] + [s.grad.data for s in states] + \
+            [p.grad.data.copy() for p in layer.parameters()]
+
+    split = run(parallel.row_blocks)
+    assert len(parallel.row_blocks(batch)) == 2
+    single = run(lambda rows, min_rows=8: [(0, rows)])
+    for a, b in zip(split, single):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("enforce_sorted", [False, True])
+def test_packed_input_matches_torch(torch, mode, enforce_sorted):
+    """A PackedSequence in, a PackedSequence out with the same batch_sizes and indices; final states in the caller's
+    batch order; every gradient as torch's."""
+    from glassbox.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(7)
+    rng = np.random.default_rng(7)
+    lengths = [7, 5, 5, 2] if enforce_sorted else [3, 7, 1, 5]
+    reference = getattr(torch.nn, mode)(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    ours = MODES[mode](3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    _copy_weights(reference, ours)
+    x = rng.standard_normal((4, 7, 3)).astype(np.float32)
+    x_t, x_g = torch.tensor(x, requires_grad=True), gb.tensor(x, requires_grad=True)
+    packed_t = torch.nn.utils.rnn.pack_padded_sequence(x_t, lengths, batch_first=True, enforce_sorted=enforce_sorted)
+    packed_g = pack_padded_sequence(x_g, lengths, batch_first=True, enforce_sorted=enforce_sorted)
+    out_t, final_t = reference(packed_t)
+    out_g, final_g = ours(packed_g)
+    np.testing.assert_array_equal(np.asarray(out_g.batch_sizes.data), out_t.batch_sizes.numpy())
+    _close(out_g.data.data, out_t.data.detach().numpy(), 1e-5, 1e-4, "packed output")
+    padded_t, lengths_t = torch.nn.utils.rnn.pad_packed_sequence(out_t, batch_first=True)
+    padded_g, lengths_g = pad_packed_sequence(out_g, batch_first=True)
+    np.testing.assert_array_equal(np.asarray(getattr(lengths_g, "data", lengths_g)), lengths_t.numpy())
+    _close(padded_g.data, padded_t.detach().numpy(), 1e-5, 1e-4, "padded output")
+    finals_t = list(final_t) if mode == "LSTM" else [final_t]
+    finals_g = list(final_g) if mode == "LSTM" else [final_g]
+    for a, b in zip(finals_g, finals_t):
+        _close(a.data, b.detach().numpy(), 1e-5, 1e-4, "final state")
+    weights = [rng.standard_normal(t.shape).astype(np.float32) for t in [padded_t] + finals_t]
+    sum((t * torch.tensor(w)).sum() for t, w in zip([padded_t] + finals_t, weights)).backward()
+    sum(((t * gb.tensor(w)).sum() for t, w in zip([padded_g] + finals_g, weights)), gb.tensor(0.0)).backward()
+    _close(x_g.grad.data, x_t.grad.numpy(), 1e-4, 1e-3, "input gradient")
+    for (name, p_t), p_g in zip(reference.named_parameters(), ours.parameters()):
+        _close(p_g.grad.data, p_t.grad.numpy(), 1e-4, 1e-3, f"gradient of {name}")

@@ -439,3 +439,84 @@ def kl_div(input, target, reduction="mean", log_target=False):
 # Defined next to their layers, offered here by name. Imported last because upsampling/dropout import this module.
 from .dropout import dropout2d  # noqa: E402,F401
 from .upsampling import interpolate  # noqa: E402,F401
+
+# ----- embedding_bag ----------------------------------------------------------------------------------------------
+_BAG_MODES = ("sum", "mean", "max")
+
+
+def _bag_bounds(indices, offsets, include_last_offset, op_name):
+    """Where each bag starts and ends in the flat indices: an int64 array (B + 1,), non-decreasing, from 0."""
+    if indices.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op_name}: if input is 2D, then offsets has to be None, as input is treated is a "
+                             f"mini-batch of fixed length sequences. However, found offsets of type "
+                             f"{type(offsets).__name__}")
+        bags, size = indices.shape
+        return np.arange(bags + 1, dtype=np.int64) * size  # include_last_offset changes nothing here (as torch)
+    if indices.ndim != 1:
+        raise ValueError(f"{op_name}: input has to be 1D or 2D Tensor, but got Tensor of dimension {indices.ndim}")
+    if offsets is None:
+        raise ValueError(f"{op_name}: offsets has to be a 1D Tensor but got None (a 1-D input needs offsets: the "
+                         "start of each bag)")
+    offsets = offsets.data if isinstance(offsets, Tensor) else np.asarray(offsets)
+    if offsets.ndim != 1:
+        raise ValueError(f"{op_name}: offsets has to be a 1D Tensor, got shape {offsets.shape}")
+    if offsets.size and offsets.dtype.kind not in "iu":
+        raise TypeError(f"{op_name}: offsets must be an integer tensor (int64 or int32), got dtype {offsets.dtype}")
+    offsets = offsets.astype(np.int64, copy=False)
+    if offsets.size and offsets[0] != 0:
+        raise ValueError(f"{op_name}: offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+                         f"from position 0. However, got {int(offsets[0])}")
+    if np.any(offsets[1:] < offsets[:-1]):
+        raise ValueError(f"{op_name}: offsets must be non-decreasing (each bag starts where or after the previous "
+                         f"one does), got {offsets.tolist()}")
+    if offsets.size and offsets[-1] > indices.size:
+        raise ValueError(f"{op_name}: offsets[-1] can not be greater than input's length {indices.size} but got "
+                         f"offsets[-1] of {int(offsets[-1])}")
+    if include_last_offset:
+        if not offsets.size:
+            raise ValueError(f"{op_name}: with include_last_offset=True, offsets needs at least one element (the end "
+                             "of the last bag)")
+        return offsets
+    return np.append(offsets, indices.size)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sums, means or maxima of bags of rows of `weight` (V, D), without building the (*, D) lookups: output (B, D).
+
+    input: int (B, N), B bags of N indices each; or int (K,) with offsets (B,) giving where each bag starts (and,
+    with include_last_offset, (B + 1,) whose last entry ends the last bag). per_sample_weights: the input's shape,
+    mode="sum" only, scales each looked-up row. Entries equal to padding_idx are left out of their bag (and of the
+    mean's count); an empty bag gives zeros. max_norm renormalises the looked-up rows in place first, as embedding.
+    """
+    op_name = "embedding_bag"
+    if weight.ndim != 2:
+        raise ShapeError(f"{op_name}: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    if mode not in _BAG_MODES:
+        raise ValueError(f"{op_name}: mode has to be one of sum, mean or max, got {mode!r}")
+    if sparse:
+        raise NotImplementedError(f"{op_name}: sparse gradients are not supported; use sparse=False (the dense "
+                                  "gradient has the same values)")
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{op_name}: max mode does not support scaling the gradient by the frequency")
+    num_embeddings = weight.shape[0]
+    indices = _embedding_indices(input, num_embeddings, op_name)
+    bounds = _bag_bounds(indices, offsets, include_last_offset, op_name)
+    padding_idx = _padding_index(padding_idx, num_embeddings, op_name)
+    inputs = (weight,)
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"{op_name}: per_sample_weights was not None. per_sample_weights is only "
+                                      f"supported for mode='sum' (got mode={mode!r})")
+        if not isinstance(per_sample_weights, Tensor):
+            per_sample_weights = Tensor(per_sample_weights)
+        if per_sample_weights.shape != indices.shape:
+            raise ValueError(f"{op_name}: if per_sample_weights ({per_sample_weights.shape}) is not None, then it "
+                             f"must have the same shape as the input ({indices.shape})")
+        inputs += (reshape(cast(per_sample_weights, weight.dtype), -1),)
+    if max_norm is not None:
+        _embedding_renorm_(weight, indices, max_norm, norm_type)
+    op = emb.EmbeddingBag if per_sample_weights is None else emb.WeightedEmbeddingBag
+    return op.apply(*inputs, indices=indices.reshape(-1).astype(np.int64, copy=False), bounds=bounds, mode=mode,
+                    padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)

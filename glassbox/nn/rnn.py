@@ -166,25 +166,19 @@ class RNNBase(Module):
         return (finals[0], finals[1]) if self.mode == "LSTM" else finals[0]
 
     def _forward_packed(self, packed, hx):
-        from .utils.rnn import pack_padded_sequence, pad_packed_sequence
+        from .utils.rnn import packed_to_padded_with_lengths, padded_to_packed
 
-        padded, lengths = pad_packed_sequence(packed)  # (T, B, I) in the caller's batch order
+        padded, lengths = packed_to_padded_with_lengths(packed)  # (T, B, I) in the caller's batch order
         if padded.shape[-1] != self.input_size:
             raise ShapeError(f"{type(self).__name__}: input.size(-1) must be equal to input_size. Expected "
                              f"{self.input_size}, got {padded.shape[-1]}")
-        lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths, dtype=np.int64)
         states = self._initial_states(hx, padded.shape[1], True, padded.dtype)  # in the caller's batch order
         output, finals = self._run_layers(padded, states, lengths)
-        order = (np.arange(len(lengths)) if packed.sorted_indices is None
-                 else np.asarray(getattr(packed.sorted_indices, "data", packed.sorted_indices)))
-        repacked = pack_padded_sequence(output[:, order], lengths[order], enforce_sorted=True)
-        result = type(packed)(repacked.data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
-        return result, self._pack_states(finals)
+        packed_output = padded_to_packed(output, lengths, packed.sorted_indices, packed.unsorted_indices)
+        return packed_output, self._pack_states(finals)
 
     def extra_repr(self):
-        text = f"{self.input_size}, {self.hidden_size}"
-        if self.mode == "RNN_RELU":
-            text += ", nonlinearity='relu'"
+        text = f"{self.input_size}, {self.hidden_size}"  # PyTorch's repr does not show the nonlinearity either
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if not self.bias:

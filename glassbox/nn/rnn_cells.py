@@ -20,11 +20,9 @@ from .parameter import Parameter
 
 class RNNCellBase(Module):
     """weight_ih (G*H, input_size), weight_hh (G*H, H), bias_ih and bias_hh (G*H,), all drawn from
-    U(-1/sqrt(H), 1/sqrt(H)); G is the number of gates (1, 4 for the LSTM cell, 3 for the GRU cell)."""
+    U(-1/sqrt(H), 1/sqrt(H)); G = num_chunks, the number of gates (1, 4 for the LSTM cell, 3 for the GRU cell)."""
 
-    num_gates = 1
-
-    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+    def __init__(self, input_size, hidden_size, bias=True, num_chunks=1, dtype=None):
         super().__init__()
         name = type(self).__name__
         for label, value in (("input_size", input_size), ("hidden_size", hidden_size)):
@@ -32,7 +30,7 @@ class RNNCellBase(Module):
                 raise ValueError(f"{name}: {label} must be a positive integer, got {value!r}")
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
         dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
-        gate_size = self.num_gates * self.hidden_size
+        gate_size = int(num_chunks) * self.hidden_size
         self.weight_ih = Parameter(empty(gate_size, self.input_size, dtype=dtype))
         self.weight_hh = Parameter(empty(gate_size, self.hidden_size, dtype=dtype))
         if bias:
@@ -77,7 +75,7 @@ class RNNCellBase(Module):
         if not self.bias:
             text += ", bias=False"
         if getattr(self, "nonlinearity", "tanh") != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
+            text += f", nonlinearity={self.nonlinearity}"  # unquoted, as PyTorch prints it
         return text
 
 
@@ -88,7 +86,7 @@ class RNNCell(RNNCellBase):
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r}; choose 'tanh' or 'relu'")
-        super().__init__(input_size, hidden_size, bias, dtype)
+        super().__init__(input_size, hidden_size, bias, num_chunks=1, dtype=dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
@@ -101,7 +99,8 @@ class RNNCell(RNNCellBase):
 class LSTMCell(RNNCellBase):
     """One LSTM step: input (B, I), hx = (h, c) each (B, H) -> (h', c')."""
 
-    num_gates = 4
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=4, dtype=dtype)
 
     def forward(self, input, hx=None):
         x, batched = self._input(input)
@@ -117,7 +116,8 @@ class LSTMCell(RNNCellBase):
 class GRUCell(RNNCellBase):
     """One GRU step: input (B, I), hx (B, H) -> h' (B, H)."""
 
-    num_gates = 3
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=3, dtype=dtype)
 
     def forward(self, input, hx=None):
         x, batched = self._input(input)

@@ -1,4 +1,4 @@
-"""Embedding: a lookup table of learned vectors, one row per index (word, token, item ...)."""
+"""Embedding and EmbeddingBag: lookup tables of learned vectors, one row per index (word, token, item ...)."""
 
 import numpy as np
 
@@ -77,4 +77,83 @@ class Embedding(Module):
             text += f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq:
             text += ", scale_grad_by_freq=True"
+        return text
+
+
+class EmbeddingBag(Module):
+    """Bags of indices -> the sum, mean or max of their rows of weight, output (B, embedding_dim), without building
+    the per-index lookups (see F.embedding_bag for the input forms).
+
+    forward(input, offsets=None, per_sample_weights=None): input int (B, N), B bags of N indices; or int (K,) with
+    offsets (B,) where each bag starts ((B + 1,) with include_last_offset). weight: (num_embeddings, embedding_dim),
+    initialised from N(0, 1) with the padding_idx row zeroed; padding_idx entries are left out of their bag.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None, device=None,
+                 dtype=None, _freeze=False):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if mode not in F._BAG_MODES:
+            raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
+        if sparse:
+            raise NotImplementedError("EmbeddingBag: sparse gradients are not supported; use sparse=False (the "
+                                      "dense gradient has the same values)")
+        if device not in (None, "cpu"):
+            raise ValueError(f"EmbeddingBag: only device='cpu' exists in glassbox, got device={device!r}")
+        self.padding_idx = F._padding_index(padding_idx, self.num_embeddings, "EmbeddingBag")
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+        if _weight is None:
+            dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
+            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            shape = tuple(_weight.shape)
+            if shape != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"EmbeddingBag: _weight has shape {shape}, but num_embeddings={self.num_embeddings}"
+                                 f" and embedding_dim={self.embedding_dim} need ({self.num_embeddings}, "
+                                 f"{self.embedding_dim})")
+            self.weight = Parameter(_weight if isinstance(_weight, Tensor) else np.asarray(_weight),
+                                    requires_grad=not _freeze)
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+            self.weight._version[0] += 1
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                        mode="mean", sparse=False, include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag whose weight is `embeddings` (num_embeddings, embedding_dim), shared, not copied; frozen
+        (requires_grad=False) unless freeze=False."""
+        if np.ndim(embeddings.data if isinstance(embeddings, Tensor) else embeddings) != 2:
+            raise ValueError("EmbeddingBag.from_pretrained: embeddings must be 2-D (num_embeddings, embedding_dim), "
+                             f"got shape {tuple(np.shape(embeddings))}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, max_norm=max_norm, norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
+                   mode=mode, sparse=sparse, _weight=embeddings, include_last_offset=include_last_offset,
+                   padding_idx=padding_idx, _freeze=freeze)
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        # Checked here first so that the error names this layer (F.embedding_bag checks again: a cheap min/max).
+        F._embedding_indices(input, self.num_embeddings, f"{type(self).__name__}(num_embeddings="
+                             f"{self.num_embeddings}, embedding_dim={self.embedding_dim})")
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                               self.mode, self.sparse, per_sample_weights, self.include_last_offset,
+                               self.padding_idx)
+
+    def extra_repr(self):
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        text += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
         return text
