@@ -23,6 +23,8 @@ at its own last element, from the initial state.
 import numpy as np
 
 from ..autograd.function import Function
+from .blas_threads import single_blas_thread
+from .parallel import row_blocks, run_blocks
 
 
 def _sigmoid_(a):
@@ -35,11 +37,12 @@ def _sigmoid_(a):
 
 
 class _Recurrence(Function):
-    """What every recurrence shares: the time schedule, the sorted batch, the input projection and the weight
-    gradients. Subclasses run the cell's loop forward (`_run`) and backward (`_run_backward`)."""
+    """What every recurrence shares: the time schedule, the sorted batch, the input projection, the split of the
+    batch over threads and the weight gradients. Subclasses allocate what their loop keeps (`_allocate`) and run
+    the loop forward (`_run`) and backward (`_run_backward`) over one block of batch rows [b0, b1)."""
 
-    num_gates = 1
     has_cell = False
+    save_output = True  # the outputs are the saved hidden states: an in-place change to them must be caught
 
     def forward(self, x, h0, *rest, reverse=False, lengths=None, nonlinearity="tanh"):
         if self.has_cell:
@@ -56,12 +59,20 @@ class _Recurrence(Function):
             c0 = None if c0 is None else c0[self.order]
         self.x = np.ascontiguousarray(x, dtype=self.dtype)
         self.h0 = np.asarray(h0, dtype=self.dtype)
+        self.c0 = None if c0 is None else np.asarray(c0, dtype=self.dtype)
         self.w_ih, self.w_hh = self._gate_rows(w_ih), self._gate_rows(w_hh)
         self.b_ih, self.b_hh = (self._gate_rows(b) for b in biases) if biases else (None, None)
-        extra = 2 if self.has_cell else 1
-        y = np.empty((steps + extra, batch, hidden), dtype=self.dtype)
+        y = np.empty((steps + (2 if self.has_cell else 1), batch, hidden), dtype=self.dtype)
         self.states = y[:steps]  # states[t]: the hidden state after step t (carried for finished sequences)
-        self._run(self._project(), None if c0 is None else np.asarray(c0, dtype=self.dtype), y)
+        self._allocate(steps, batch, hidden)
+        xp = self._project()
+        w_hh_t = np.ascontiguousarray(self.w_hh.T)  # BLAS multiplies by a contiguous (H, G*H) ~1.5x faster
+        with single_blas_thread():  # the steps' GEMMs are small: see ops/blas_threads.py
+            run_blocks(lambda b0, b1: self._run(xp, w_hh_t, b0, b1), row_blocks(batch))
+        last = 0 if reverse else steps - 1
+        y[steps] = self.states[last]
+        if self.has_cell:
+            y[steps + 1] = self.cells[last]
         if self.order is not None:
             # outputs of finished sequences are zero; the states stay as they are for backward
             self.states = self.states.copy()
@@ -72,6 +83,10 @@ class _Recurrence(Function):
 
     def _gate_rows(self, array):
         """Weights and biases in the order the loop uses (only the LSTM reorders)."""
+        return array
+
+    def _gate_rows_back(self, array):
+        """Gradients back in PyTorch's gate order (inverse of _gate_rows)."""
         return array
 
     def _project(self):
@@ -86,23 +101,19 @@ class _Recurrence(Function):
     def _input_bias(self):
         return None if self.b_ih is None else self.b_ih + self.b_hh
 
-    def _times(self):
-        """Time indices in the order the steps run."""
+    def _steps(self, b0, b1):
+        """(t, n) for the steps in the order they run: time t, and rows b0 <= row < n of the block still running
+        (rows n <= row < b1 have finished and carry their state)."""
         steps = self.x.shape[0]
-        return range(steps - 1, -1, -1) if self.reverse else range(steps)
+        times = range(steps - 1, -1, -1) if self.reverse else range(steps)
+        return [(t, min(max(self.active[t], b0), b1)) for t in times]
 
-    def _previous(self, t):
-        """The hidden state before step t, (B, H)."""
-        steps = self.x.shape[0]
+    def _previous(self, t, states, initial):
+        """The state before step t, (B, H): the initial state, or `states` at the step that ran before t."""
+        steps = states.shape[0]
         if self.reverse:
-            return self.h0 if t == steps - 1 else self.states[t + 1]
-        return self.h0 if t == 0 else self.states[t - 1]
-
-    def _carry(self, t, n, *pairs):
-        """Finished sequences (rows n:) keep their state through step t: copy each (new, previous) pair."""
-        if n < self.x.shape[1]:
-            for new, previous in pairs:
-                new[n:] = previous[n:]
+            return initial if t == steps - 1 else states[t + 1]
+        return initial if t == 0 else states[t - 1]
 
     def backward(self, grad):
         steps, batch, _ = self.x.shape
@@ -111,7 +122,13 @@ class _Recurrence(Function):
         grad = np.asarray(grad, dtype=self.dtype)
         # d_pre[t]: dL/d(pre-activations of step t) that come from the input projection, (T, B, G*H);
         # d_hidden_pre[t]: those that come from h_{t-1} @ W_hh^T (the same array except for the GRU).
-        d_pre, d_hidden_pre, dh0, dc0 = self._run_backward(grad)
+        d_pre = np.zeros((steps, batch, self.w_hh.shape[0]), dtype=self.dtype)
+        d_hidden_pre = np.zeros_like(d_pre) if self.separate_hidden_grad else d_pre
+        dh = grad[steps].copy()  # dL/d(state), from the final state's gradient back to the initial state's
+        dc = grad[steps + 1].copy() if self.has_cell else None
+        with single_blas_thread():
+            run_blocks(lambda b0, b1: self._run_backward(grad, d_pre, d_hidden_pre, dh, dc, b0, b1),
+                       row_blocks(batch))
         flat = d_pre.reshape(steps * batch, -1)
         hidden_flat = d_hidden_pre.reshape(steps * batch, -1)
         needs = self.needs_input_grad
@@ -119,20 +136,18 @@ class _Recurrence(Function):
         dx = np.matmul(flat, self.w_ih).reshape(self.x.shape) if needs[0] else None
         dw_ih = self._gate_rows_back(flat.T @ self.x.reshape(steps * batch, -1)) if needs[first] else None
         dw_hh = self._gate_rows_back(self._hidden_weight_grad(d_hidden_pre)) if needs[first + 1] else None
-        grads = [dx, dh0] + ([dc0] if self.has_cell else []) + [dw_ih, dw_hh]
+        grads = [dx, dh] + ([dc] if self.has_cell else []) + [dw_ih, dw_hh]
         if self.has_bias:
             grads += [self._gate_rows_back(flat.sum(axis=0)), self._gate_rows_back(hidden_flat.sum(axis=0))]
         if self.order is not None:
             inverse = np.argsort(self.order)
             grads[0] = None if dx is None else dx[:, inverse]
-            grads[1] = dh0[inverse]
+            grads[1] = dh[inverse]
             if self.has_cell:
-                grads[2] = dc0[inverse]
+                grads[2] = dc[inverse]
         return tuple(grads)
 
-    def _gate_rows_back(self, array):
-        """Gradients back in PyTorch's gate order (inverse of _gate_rows)."""
-        return array
+    separate_hidden_grad = False
 
     def _hidden_weight_grad(self, d_hidden_pre):
         """dL/dW_hh = sum_t d_hidden_pre[t]^T @ h_{t-1}: two GEMMs (the steps that start from h0, and the rest)."""
@@ -166,38 +181,35 @@ class RNNSequence(_Recurrence):
     inputs: x (T, B, I), h0 (B, H), w_ih (H, I), w_hh (H, H)[, b_ih (H,), b_hh (H,)] -> Y (T + 1, B, H).
     """
 
-    def _run(self, xp, c0, y):
-        relu = self.nonlinearity == "relu"
-        w_hh_t = self.w_hh.T
-        for t in self._times():
-            n = self.active[t]
-            h_prev, h = self._previous(t), self.states[t]
-            np.matmul(h_prev[:n], w_hh_t, out=h[:n])
-            h[:n] += xp[t, :n]
-            if relu:
-                np.maximum(h[:n], 0, out=h[:n])
-            else:
-                np.tanh(h[:n], out=h[:n])
-            self._carry(t, n, (h, h_prev))
-        y[-1] = self.states[-1 if not self.reverse else 0]
+    def _allocate(self, steps, batch, hidden):
+        pass  # the states are all the loop keeps
 
-    def _run_backward(self, grad):
-        steps = self.x.shape[0]
-        d_pre = np.zeros(self.states.shape, dtype=self.dtype)
-        dh = grad[steps].copy()  # dL/d(current state), starting from the final state's gradient
+    def _run(self, xp, w_hh_t, b0, b1):
         relu = self.nonlinearity == "relu"
-        for t in reversed(self._times()):
-            n = self.active[t]
-            dh[:n] += grad[t, :n]
-            h, da = self.states[t, :n], d_pre[t, :n]
+        for t, n in self._steps(b0, b1):
+            h_prev, h = self._previous(t, self.states, self.h0), self.states[t]
+            a = h[b0:n]
+            np.matmul(h_prev[b0:n], w_hh_t, out=a)
+            a += xp[t, b0:n]
+            if relu:
+                np.maximum(a, 0, out=a)
+            else:
+                np.tanh(a, out=a)
+            h[n:b1] = h_prev[n:b1]
+
+    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc, b0, b1):
+        relu = self.nonlinearity == "relu"
+        for t, n in reversed(self._steps(b0, b1)):
+            dh_n = dh[b0:n]
+            dh_n += grad[t, b0:n]
+            h, da = self.states[t, b0:n], d_pre[t, b0:n]
             if relu:  # d relu(a)/da = 1 where the output is positive
-                np.multiply(dh[:n], h > 0, out=da)
+                np.multiply(dh_n, h > 0, out=da)
             else:  # d tanh(a)/da = 1 - tanh(a)^2
                 np.multiply(h, h, out=da)
                 np.subtract(1, da, out=da)
-                da *= dh[:n]
-            np.matmul(da, self.w_hh, out=dh[:n])  # dL/dh_{t-1} = da @ W_hh
-        return d_pre, d_pre, dh, None
+                da *= dh_n
+            np.matmul(da, self.w_hh, out=dh_n)  # dL/dh_{t-1} = da @ W_hh
 
 
 class LSTMSequence(_Recurrence):
@@ -209,7 +221,6 @@ class LSTMSequence(_Recurrence):
     contiguous block.
     """
 
-    num_gates = 4
     has_cell = True
 
     def _gate_rows(self, array):
@@ -220,52 +231,41 @@ class LSTMSequence(_Recurrence):
         i, f, o, g = np.split(array, 4)
         return np.concatenate([i, f, g, o])
 
-    def _run(self, xp, c0, y):
-        steps, batch, hidden = self.states.shape
-        gates = np.empty((steps, batch, 4 * hidden), dtype=self.dtype)  # activated i, f, o, g per step
-        cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # c_t
-        tanh_cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # tanh(c_t)
-        product = np.empty((batch, hidden), dtype=self.dtype)
-        w_hh_t = self.w_hh.T
-        for t in self._times():
-            n = self.active[t]
-            h_prev, c_prev = self._previous(t), self._previous_cell(t, c0, cells)
-            gate = gates[t, :n]
-            np.matmul(h_prev[:n], w_hh_t, out=gate)
-            gate += xp[t, :n]
+    def _allocate(self, steps, batch, hidden):
+        self.gates = np.empty((steps, batch, 4 * hidden), dtype=self.dtype)  # activated i, f, o, g per step
+        self.cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # c_t
+        self.tanh_cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # tanh(c_t)
+
+    def _run(self, xp, w_hh_t, b0, b1):
+        hidden = self.states.shape[2]
+        product = np.empty((b1 - b0, hidden), dtype=self.dtype)
+        for t, n in self._steps(b0, b1):
+            h_prev, c_prev = self._previous(t, self.states, self.h0), self._previous(t, self.cells, self.c0)
+            gate = self.gates[t, b0:n]
+            np.matmul(h_prev[b0:n], w_hh_t, out=gate)
+            gate += xp[t, b0:n]
             _sigmoid_(gate[:, :3 * hidden])
             np.tanh(gate[:, 3 * hidden:], out=gate[:, 3 * hidden:])
             i, f, o, g = (gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
-            c, tanh_c = cells[t, :n], tanh_cells[t, :n]
-            np.multiply(f, c_prev[:n], out=c)
-            np.multiply(i, g, out=product[:n])
-            c += product[:n]
+            c, tanh_c = self.cells[t, b0:n], self.tanh_cells[t, b0:n]
+            np.multiply(f, c_prev[b0:n], out=c)
+            np.multiply(i, g, out=product[:n - b0])
+            c += product[:n - b0]
             np.tanh(c, out=tanh_c)
-            np.multiply(o, tanh_c, out=self.states[t, :n])
-            self._carry(t, n, (self.states[t], h_prev), (cells[t], c_prev))
-        self.gates, self.cells, self.tanh_cells, self.c0 = gates, cells, tanh_cells, c0
-        last = 0 if self.reverse else steps - 1
-        y[steps], y[steps + 1] = self.states[last], cells[last]
+            np.multiply(o, tanh_c, out=self.states[t, b0:n])
+            self.states[t, n:b1] = h_prev[n:b1]
+            self.cells[t, n:b1] = c_prev[n:b1]
 
-    def _previous_cell(self, t, c0, cells):
-        steps = cells.shape[0]
-        if self.reverse:
-            return c0 if t == steps - 1 else cells[t + 1]
-        return c0 if t == 0 else cells[t - 1]
-
-    def _run_backward(self, grad):
-        steps, batch, hidden = self.states.shape
-        d_pre = np.zeros(self.gates.shape, dtype=self.dtype)
-        dh, dc = grad[steps].copy(), grad[steps + 1].copy()  # dL/d(current h), dL/d(current c)
-        scratch = np.empty((batch, hidden), dtype=self.dtype)
-        sig_scratch = np.empty((batch, 3 * hidden), dtype=self.dtype)
-        for t in reversed(self._times()):
-            n = self.active[t]
-            dh_n, dc_n, tmp = dh[:n], dc[:n], scratch[:n]
-            dh_n += grad[t, :n]
-            gate, tanh_c = self.gates[t, :n], self.tanh_cells[t, :n]
+    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc, b0, b1):
+        hidden = self.states.shape[2]
+        scratch = np.empty((b1 - b0, hidden), dtype=self.dtype)
+        sig_scratch = np.empty((b1 - b0, 3 * hidden), dtype=self.dtype)
+        for t, n in reversed(self._steps(b0, b1)):
+            dh_n, dc_n, tmp = dh[b0:n], dc[b0:n], scratch[:n - b0]
+            dh_n += grad[t, b0:n]
+            gate, tanh_c = self.gates[t, b0:n], self.tanh_cells[t, b0:n]
             i, f, o, g = (gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
-            d_gate = d_pre[t, :n]
+            d_gate = d_pre[t, b0:n]
             di, df, do, dg = (d_gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
             # h = o tanh(c):  dL/do = dh tanh(c);  dL/dc += dh o (1 - tanh(c)^2)
             np.multiply(dh_n, tanh_c, out=do)
@@ -277,10 +277,10 @@ class LSTMSequence(_Recurrence):
             # c = f c_prev + i g:  dL/di = dc g, dL/dg = dc i, dL/df = dc c_prev, dL/dc_prev = dc f
             np.multiply(dc_n, g, out=di)
             np.multiply(dc_n, i, out=dg)
-            np.multiply(dc_n, self._previous_cell(t, self.c0, self.cells)[:n], out=df)
+            np.multiply(dc_n, self._previous(t, self.cells, self.c0)[b0:n], out=df)
             dc_n *= f
             # through the activations: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
-            s, ds = gate[:, :3 * hidden], sig_scratch[:n]
+            s, ds = gate[:, :3 * hidden], sig_scratch[:n - b0]
             np.subtract(1, s, out=ds)
             ds *= s
             d_gate[:, :3 * hidden] *= ds
@@ -288,7 +288,6 @@ class LSTMSequence(_Recurrence):
             np.subtract(1, tmp, out=tmp)
             dg *= tmp
             np.matmul(d_gate, self.w_hh, out=dh_n)  # dL/dh_{t-1} = d_pre @ W_hh
-        return d_pre, d_pre, dh, dc
 
 
 class GRUSequence(_Recurrence):
@@ -298,60 +297,54 @@ class GRUSequence(_Recurrence):
     inputs: x (T, B, I), h0 (B, H), w_ih (3H, I), w_hh (3H, H)[, b_ih (3H,), b_hh (3H,)] -> Y (T + 1, B, H).
     """
 
-    num_gates = 3
+    separate_hidden_grad = True  # r multiplies the hidden projection of n: its gradient differs from the input's
 
     def _input_bias(self):
         return self.b_ih  # b_hh stays inside the step: b_hn is multiplied by r
 
-    def _run(self, xp, c0, y):
-        steps, batch, hidden = self.states.shape
-        gates = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # activated r, z, n
-        hidden_pre = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # h_{t-1} W_hh^T + b_hh
-        w_hh_t = self.w_hh.T
-        for t in self._times():
-            n = self.active[t]
-            h_prev, h = self._previous(t), self.states[t]
-            hp, gate = hidden_pre[t, :n], gates[t, :n]
-            np.matmul(h_prev[:n], w_hh_t, out=hp)
+    def _allocate(self, steps, batch, hidden):
+        self.gates = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # activated r, z, n
+        self.hidden_pre = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # h_{t-1} W_hh^T + b_hh
+
+    def _run(self, xp, w_hh_t, b0, b1):
+        hidden = self.states.shape[2]
+        for t, n in self._steps(b0, b1):
+            h_prev, h = self._previous(t, self.states, self.h0), self.states[t, b0:n]
+            hp, gate = self.hidden_pre[t, b0:n], self.gates[t, b0:n]
+            np.matmul(h_prev[b0:n], w_hh_t, out=hp)
             if self.b_hh is not None:
                 hp += self.b_hh
             rz, new = gate[:, :2 * hidden], gate[:, 2 * hidden:]
-            np.add(xp[t, :n, :2 * hidden], hp[:, :2 * hidden], out=rz)
+            np.add(xp[t, b0:n, :2 * hidden], hp[:, :2 * hidden], out=rz)
             _sigmoid_(rz)
             np.multiply(rz[:, :hidden], hp[:, 2 * hidden:], out=new)
-            new += xp[t, :n, 2 * hidden:]
+            new += xp[t, b0:n, 2 * hidden:]
             np.tanh(new, out=new)
             # h = n + z (h_prev - n)
-            np.subtract(h_prev[:n], new, out=h[:n])
-            h[:n] *= rz[:, hidden:]
-            h[:n] += new
-            self._carry(t, n, (h, h_prev))
-        self.gates, self.hidden_pre = gates, hidden_pre
-        y[steps] = self.states[0 if self.reverse else steps - 1]
+            np.subtract(h_prev[b0:n], new, out=h)
+            h *= rz[:, hidden:]
+            h += new
+            self.states[t, n:b1] = h_prev[n:b1]
 
-    def _run_backward(self, grad):
-        steps, batch, hidden = self.states.shape
-        d_pre = np.zeros(self.gates.shape, dtype=self.dtype)  # w.r.t. the input projections (+ b_ih)
-        d_hidden_pre = np.zeros(self.gates.shape, dtype=self.dtype)  # w.r.t. h_{t-1} W_hh^T + b_hh
-        dh = grad[steps].copy()
-        scratch = np.empty((batch, hidden), dtype=self.dtype)
-        through = np.empty((batch, hidden), dtype=self.dtype)
-        for t in reversed(self._times()):
-            n = self.active[t]
-            dh_n, tmp = dh[:n], scratch[:n]
-            dh_n += grad[t, :n]
-            gate, hp = self.gates[t, :n], self.hidden_pre[t, :n]
+    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc, b0, b1):
+        hidden = self.states.shape[2]
+        scratch = np.empty((b1 - b0, hidden), dtype=self.dtype)
+        through = np.empty((b1 - b0, hidden), dtype=self.dtype)
+        for t, n in reversed(self._steps(b0, b1)):
+            dh_n, tmp, thr = dh[b0:n], scratch[:n - b0], through[:n - b0]
+            dh_n += grad[t, b0:n]
+            gate, hp = self.gates[t, b0:n], self.hidden_pre[t, b0:n]
             r, z, new = gate[:, :hidden], gate[:, hidden:2 * hidden], gate[:, 2 * hidden:]
-            d_gate, d_hidden = d_pre[t, :n], d_hidden_pre[t, :n]
+            d_gate, d_hidden = d_pre[t, b0:n], d_hidden_pre[t, b0:n]
             dr, dz, dn = d_gate[:, :hidden], d_gate[:, hidden:2 * hidden], d_gate[:, 2 * hidden:]
             # h = (1 - z) n + z h_prev:  dL/dn = dh (1 - z), through tanh: * (1 - n^2)
             np.subtract(1, z, out=tmp)
             np.multiply(dh_n, tmp, out=dn)
-            np.multiply(new, new, out=through[:n])
-            np.subtract(1, through[:n], out=through[:n])
-            dn *= through[:n]
+            np.multiply(new, new, out=thr)
+            np.subtract(1, thr, out=thr)
+            dn *= thr
             # dL/dz = dh (h_prev - n), through sigmoid: * z (1 - z)
-            np.subtract(self._previous(t)[:n], new, out=dz)
+            np.subtract(self._previous(t, self.states, self.h0)[b0:n], new, out=dz)
             dz *= dh_n
             tmp *= z
             dz *= tmp
@@ -363,7 +356,6 @@ class GRUSequence(_Recurrence):
             dr *= tmp
             d_hidden[:, :2 * hidden] = d_gate[:, :2 * hidden]
             # dL/dh_{t-1} = dh z + d_hidden @ W_hh
-            np.matmul(d_hidden, self.w_hh, out=through[:n])
+            np.matmul(d_hidden, self.w_hh, out=thr)
             dh_n *= z
-            dh_n += through[:n]
-        return d_pre, d_hidden_pre, dh, None
+            dh_n += thr
