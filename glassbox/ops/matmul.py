@@ -11,6 +11,8 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
+        if a.ndim > 2 and b.ndim == 2:
+            return _rows_matmul(a, b)
         return np.matmul(a, b)
 
     def backward(self, grad):
@@ -27,7 +29,10 @@ class MatMul(Function):
         ga = gb = None
         if self.needs_input_grad[0]:
             # d(ab)/da: grad @ b^T
-            ga = np.matmul(grad, np.swapaxes(b2, -1, -2))
+            if grad.ndim > 2 and b2.ndim == 2:
+                ga = _rows_matmul(grad, b2.T)
+            else:
+                ga = np.matmul(grad, np.swapaxes(b2, -1, -2))
             if a.ndim == 1:
                 ga = np.squeeze(ga, -2)
         if self.needs_input_grad[1]:
@@ -50,14 +55,14 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         self.x, self.weight = x, weight
-        out = np.matmul(x, weight.T)
+        out = _rows_matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
 
     def backward(self, grad):
         needs = self.needs_input_grad
-        gx = np.matmul(grad, self.weight) if needs[0] else None
+        gx = _rows_matmul(grad, self.weight) if needs[0] else None
         gw = gb = None
         if needs[1]:
             x2 = self.x.reshape(-1, self.x.shape[-1])
@@ -65,3 +70,12 @@ class Linear(Function):
         if len(needs) > 2 and needs[2]:
             gb = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
         return (gx, gw, gb) if len(needs) > 2 else (gx, gw)
+
+
+def _rows_matmul(a, b):
+    """a (*, k) @ b (k, n) -> (*, n) as one 2-D GEMM over all leading dims folded into rows. NumPy's matmul of a
+    stacked `a` by a 2-D `b` does not make one BLAS call of it: measured 25x slower for (64, 100, 256) @ (256, 103).
+    The fold copies `a` only when it is not contiguous (e.g. a batch_first view of time-major memory)."""
+    if a.ndim <= 2:
+        return np.matmul(a, b)
+    return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
