@@ -1,7 +1,8 @@
-"""The model zoo: classic architectures with torchvision's state_dict keys, built from glassbox.nn layers, and the
-tools to load pretrained weights into them and fine-tune them."""
+"""The model zoo: classic architectures with torchvision's state_dict keys, built from glassbox.nn layers, the
+recurrent models of the text recipes, and the tools to load pretrained weights into them and fine-tune them."""
 
 from .alexnet import AlexNet, alexnet
+from .char_rnn import CharRNN, detach_state
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, googlenet
 from .lenet import LeNet5, lenet5
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
@@ -21,6 +22,6 @@ from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, 
 __all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
            "vgg16_bn", "vgg19", "vgg19_bn", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
            "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-           "UNet", "unet",
+           "UNet", "unet", "CharRNN", "detach_state",
            "load_pretrained", "LoadReport", "LoadError", "freeze", "unfreeze", "trainable_parameters",
            "replace_head", "param_groups"]

@@ -8,13 +8,15 @@ from . import (
     digits_transfer,
     fashion_cnn,
     mnist_cnn,
+    sequence_bilstm,
     shapes_segmentation,
+    text_lstm,
     word2vec,
 )
 
 # name -> module with NAME, DESCRIPTION, DEFAULT_EPOCHS and run(config) -> metrics dict, in the order `glassbox list`
 # shows them: the embedded data sets first, then those that need a download.
 RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, digits_transfer,
-                                              shapes_segmentation, word2vec, mnist_cnn, fashion_cnn,
-                                              cifar10_resnet)}
+                                              shapes_segmentation, word2vec, text_lstm, sequence_bilstm,
+                                              mnist_cnn, fashion_cnn, cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME
