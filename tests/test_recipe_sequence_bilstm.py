@@ -120,15 +120,20 @@ def test_parameter_formula_and_matching_hidden_size():
     assert gap / target < 0.02
 
 
-def test_unidirectional_outputs_at_real_tokens_do_not_see_trailing_padding():
-    # A unidirectional tagger's output at real tokens cannot depend on padding after them; the bidirectional one's
-    # does only through the reverse direction, which sees the fixed pad embedding (zero row, no gradient).
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_outputs_at_real_tokens_do_not_see_trailing_padding(bidirectional):
+    # The tagger packs its batch: neither direction reads the padding, so extra padding changes nothing at the real
+    # tokens, and a short sequence batched with a long one gets what it gets alone.
     gb.random.manual_seed(0)
-    model = recipe.Tagger(8, False)
+    model = recipe.Tagger(8, bidirectional)
     short, _, _ = recipe.batch([np.array([3, 1, 4])], [np.array([1, 7, 1])])
     padded = np.concatenate([short, np.zeros((1, 2), dtype=np.int64)], axis=1)
+    both, _, _ = recipe.batch([np.array([3, 1, 4]), np.array([2, 2, 5, 9, 1])],
+                             [np.zeros(3, dtype=np.int64), np.zeros(5, dtype=np.int64)])
     with gb.no_grad():
-        np.testing.assert_allclose(model(short).data, model(padded).data[:, :3], atol=1e-6)
+        alone = model(short).data
+        np.testing.assert_allclose(model(padded).data[:, :3], alone, atol=1e-6)
+        np.testing.assert_allclose(model(both).data[:1, :3], alone, atol=1e-6)
     assert np.all(recipe.Tagger(8, True).embedding.weight.data[recipe.PAD] == 0)
 
 

@@ -29,9 +29,9 @@ whose parameter count is closest to the bidirectional one's.
 
 Variable lengths: the sequences of a batch are padded with pad_batch (pad id 0, digits are ids 1..K, the
 embedding's padding_idx row stays zero) and the padded positions get the target IGNORE so that they count in
-neither the loss (cross_entropy's ignore_index) nor the accuracy. The reverse direction reads the padding of a
-short sequence before its last digit; the fixed pad embedding is then just an "end of sequence" signal, which is
-what the boundary convention needs.
+neither the loss (cross_entropy's ignore_index) nor the accuracy. The tagger packs each batch
+(pack_padded_sequence), so neither direction ever reads the padding: the reverse direction starts at each
+sequence's own last digit, from a zero state -- which is the "0 past the end" of the boundary convention.
 
 Files: metrics.json, history.csv (both models per epoch), curves.png (loss and validation accuracy of both models
 on shared axes), tagging.png (test sequences with true tags and both models' predictions), model.safetensors (the
@@ -48,7 +48,9 @@ from .. import nn, optim
 from ..autograd import no_grad
 from ..io import safetensors_io
 from ..nn import functional as F
+from ..nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ..random import manual_seed, numpy_generator
+from ..tensor import Tensor
 from ..text import pad_batch
 from ..train.plots import _pyplot
 from .common import RunConfig, prepare_output, write_metrics
@@ -129,7 +131,12 @@ class Tagger(nn.Module):
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_tags(digits))
 
     def forward(self, ids):
-        output, _ = self.lstm(self.embedding(ids))
+        """ids (B, T), PAD after each sequence -> logits (B, T, num_tags); the padded positions' logits are those
+        of a zero LSTM output (they are ignored by the loss and the accuracy)."""
+        lengths = (np.asarray(ids.data if isinstance(ids, Tensor) else ids) != PAD).sum(axis=1)
+        packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+        output, _ = self.lstm(packed)
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.shape[1])
         return self.head(output)
 
 
