@@ -35,7 +35,8 @@ def assert_png(path):
 
 def test_every_recipe_is_registered():
     assert set(RECIPES) == {"digits-cnn", "digits-mlp", "diabetes-mlp", "digits-transfer", "shapes-segmentation",
-                            "word2vec", "text-lstm", "sequence-bilstm", "mnist-cnn", "fashion-cnn", "cifar10-resnet"}
+                            "word2vec", "text-lstm", "sequence-bilstm", "seq2seq-dates", "mnist-cnn", "fashion-cnn",
+                            "cifar10-resnet"}
     assert DEFAULT_RECIPE == "digits-cnn"  # the issue-4 default: `glassbox run` trains the CNN
     for name, recipe in RECIPES.items():
         assert recipe.NAME == name and recipe.DESCRIPTION and recipe.DEFAULT_EPOCHS > 0

@@ -8,6 +8,7 @@ from . import (
     digits_transfer,
     fashion_cnn,
     mnist_cnn,
+    seq2seq_dates,
     sequence_bilstm,
     shapes_segmentation,
     text_lstm,
@@ -18,5 +19,5 @@ from . import (
 # shows them: the embedded data sets first, then those that need a download.
 RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, digits_transfer,
                                               shapes_segmentation, word2vec, text_lstm, sequence_bilstm,
-                                              mnist_cnn, fashion_cnn, cifar10_resnet)}
+                                              seq2seq_dates, mnist_cnn, fashion_cnn, cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME
