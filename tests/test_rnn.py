@@ -288,40 +288,6 @@ def test_a_thousand_step_sequence_trains_without_nan():
 
 
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_batch_halves_on_two_threads_give_the_same_numbers(monkeypatch, mode, bidirectional):
-    """A batch large enough to be split over two threads (ops/parallel.py) gives exactly what one block gives,
-    with variable lengths whose running prefix ends inside either half."""
-    from glassbox.ops import parallel
-
-    monkeypatch.setattr(parallel, "available_cores", lambda: 2)
-    rng = np.random.default_rng(6)
-    layer = MODES[mode](3, 5, bidirectional=bidirectional, dtype=np.float64)
-    steps, batch = 7, 20
-    lengths = rng.integers(1, steps + 1, size=batch)
-    lengths[0] = steps
-    x_np = rng.standard_normal((steps, batch, 3))
-    directions = 2 if bidirectional else 1
-    states_np = [rng.standard_normal((directions, batch, 5)) for _ in range(2 if mode == "LSTM" else 1)]
-
-    def run(blocks):
-        monkeypatch.setattr(recurrent, "row_blocks", blocks)
-        layer.zero_grad()
-        x = gb.tensor(x_np, requires_grad=True)
-        states = [gb.tensor(s, requires_grad=True) for s in states_np]
-        output, finals = layer._run_layers(x, states, lengths)
-        (output.sum() + sum((f * f).sum() for f in finals)).backward()
-        return [output.data, x.grad.data] + [f.data for f in finals] + [s.grad.data for s in states] + \
-            [p.grad.data.copy() for p in layer.parameters()]
-
-    split = run(parallel.row_blocks)
-    assert len(parallel.row_blocks(batch)) == 2
-    single = run(lambda rows, min_rows=8: [(0, rows)])
-    for a, b in zip(split, single):
-        np.testing.assert_allclose(a, b, atol=1e-12)
-
-
-@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("enforce_sorted", [False, True])
 def test_packed_input_matches_torch(torch, mode, enforce_sorted):
     """A PackedSequence in, a PackedSequence out with the same batch_sizes and indices; final states in the caller's

@@ -23,13 +23,11 @@ at its own last element, from the initial state.
 import numpy as np
 
 from ..autograd.function import Function
-from .blas_threads import single_blas_thread
-from .parallel import row_blocks, run_blocks
 
 
-def _sigmoid_(a):
-    """a <- sigmoid(a), in place: 1/2 + tanh(a/2)/2 never overflows, unlike 1 / (1 + exp(-a))."""
-    a *= 0.5
+def _sigmoid_from_half_(a):
+    """a <- sigmoid(2a), in place: sigmoid(x) = 1/2 + tanh(x/2)/2, which never overflows (unlike 1 / (1 + e^-x)).
+    The loops keep the halving in the weights (see _Recurrence._forward_weights): one NumPy call less per step."""
     np.tanh(a, out=a)
     a *= 0.5
     a += 0.5
@@ -37,9 +35,9 @@ def _sigmoid_(a):
 
 
 class _Recurrence(Function):
-    """What every recurrence shares: the time schedule, the sorted batch, the input projection, the split of the
-    batch over threads and the weight gradients. Subclasses allocate what their loop keeps (`_allocate`) and run
-    the loop forward (`_run`) and backward (`_run_backward`) over one block of batch rows [b0, b1)."""
+    """What every recurrence shares: the time schedule, the sorted batch, the input projection and the weight
+    gradients. Subclasses allocate what their loop keeps (`_allocate`) and run the loop forward (`_run`) and
+    backward (`_run_backward`)."""
 
     has_cell = False
     save_output = True  # the outputs are the saved hidden states: an in-place change to them must be caught
@@ -65,10 +63,10 @@ class _Recurrence(Function):
         y = np.empty((steps + (2 if self.has_cell else 1), batch, hidden), dtype=self.dtype)
         self.states = y[:steps]  # states[t]: the hidden state after step t (carried for finished sequences)
         self._allocate(steps, batch, hidden)
-        xp = self._project()
-        w_hh_t = np.ascontiguousarray(self.w_hh.T)  # BLAS multiplies by a contiguous (H, G*H) ~1.5x faster
-        with single_blas_thread():  # the steps' GEMMs are small: see ops/blas_threads.py
-            run_blocks(lambda b0, b1: self._run(xp, w_hh_t, b0, b1), row_blocks(batch))
+        w_ih, input_bias, w_hh, self.b_hh_forward = self._forward_weights(hidden)
+        xp = self._project(w_ih, input_bias)
+        w_hh_t = np.ascontiguousarray(w_hh.T)  # BLAS multiplies by a contiguous (H, G*H) ~1.5x faster
+        self._run(xp, w_hh_t)
         last = 0 if reverse else steps - 1
         y[steps] = self.states[last]
         if self.has_cell:
@@ -89,11 +87,24 @@ class _Recurrence(Function):
         """Gradients back in PyTorch's gate order (inverse of _gate_rows)."""
         return array
 
-    def _project(self):
-        """All steps' input projections in one GEMM: x (T, B, I) -> (T, B, G*H), plus the bias the GEMM folds."""
+    sigmoid_gates = 0  # how many leading gates (in the loop's order) go through a sigmoid
+
+    def _forward_weights(self, hidden):
+        """(w_ih, input bias, w_hh, b_hh) as the forward loop uses them: the rows of sigmoid gates halved, so that
+        each sigmoid is a tanh and an affine map (_sigmoid_from_half_). Backward uses the true weights."""
+        w_ih, bias, w_hh, b_hh = self.w_ih, self._input_bias(), self.w_hh, self.b_hh
+        if not self.sigmoid_gates:
+            return w_ih, bias, w_hh, b_hh
+        scale = np.ones(w_hh.shape[0], dtype=self.dtype)
+        scale[:self.sigmoid_gates * hidden] = 0.5
+        bias = None if bias is None else bias * scale
+        b_hh = None if b_hh is None else b_hh * scale
+        return w_ih * scale[:, None], bias, w_hh * scale[:, None], b_hh
+
+    def _project(self, w_ih, bias):
+        """All steps' input projections in one GEMM: x (T, B, I) -> (T, B, G*H), plus the bias."""
         steps, batch, inputs = self.x.shape
-        xp = np.matmul(self.x.reshape(steps * batch, inputs), self.w_ih.T).reshape(steps, batch, -1)
-        bias = self._input_bias()
+        xp = np.matmul(self.x.reshape(steps * batch, inputs), w_ih.T).reshape(steps, batch, -1)
         if bias is not None:
             xp += bias
         return xp
@@ -101,12 +112,12 @@ class _Recurrence(Function):
     def _input_bias(self):
         return None if self.b_ih is None else self.b_ih + self.b_hh
 
-    def _steps(self, b0, b1):
-        """(t, n) for the steps in the order they run: time t, and rows b0 <= row < n of the block still running
-        (rows n <= row < b1 have finished and carry their state)."""
+    def _steps(self):
+        """(t, n) for the steps in the order they run: time t, and the rows row < n still running (rows n and
+        after have finished and carry their state)."""
         steps = self.x.shape[0]
         times = range(steps - 1, -1, -1) if self.reverse else range(steps)
-        return [(t, min(max(self.active[t], b0), b1)) for t in times]
+        return [(t, self.active[t]) for t in times]
 
     def _previous(self, t, states, initial):
         """The state before step t, (B, H): the initial state, or `states` at the step that ran before t."""
@@ -126,9 +137,7 @@ class _Recurrence(Function):
         d_hidden_pre = np.zeros_like(d_pre) if self.separate_hidden_grad else d_pre
         dh = grad[steps].copy()  # dL/d(state), from the final state's gradient back to the initial state's
         dc = grad[steps + 1].copy() if self.has_cell else None
-        with single_blas_thread():
-            run_blocks(lambda b0, b1: self._run_backward(grad, d_pre, d_hidden_pre, dh, dc, b0, b1),
-                       row_blocks(batch))
+        self._run_backward(grad, d_pre, d_hidden_pre, dh, dc)
         flat = d_pre.reshape(steps * batch, -1)
         hidden_flat = d_hidden_pre.reshape(steps * batch, -1)
         needs = self.needs_input_grad
@@ -184,25 +193,25 @@ class RNNSequence(_Recurrence):
     def _allocate(self, steps, batch, hidden):
         pass  # the states are all the loop keeps
 
-    def _run(self, xp, w_hh_t, b0, b1):
+    def _run(self, xp, w_hh_t):
         relu = self.nonlinearity == "relu"
-        for t, n in self._steps(b0, b1):
+        for t, n in self._steps():
             h_prev, h = self._previous(t, self.states, self.h0), self.states[t]
-            a = h[b0:n]
-            np.matmul(h_prev[b0:n], w_hh_t, out=a)
-            a += xp[t, b0:n]
+            a = h[:n]
+            np.matmul(h_prev[:n], w_hh_t, out=a)
+            a += xp[t, :n]
             if relu:
                 np.maximum(a, 0, out=a)
             else:
                 np.tanh(a, out=a)
-            h[n:b1] = h_prev[n:b1]
+            h[n:] = h_prev[n:]
 
-    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc, b0, b1):
+    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc):
         relu = self.nonlinearity == "relu"
-        for t, n in reversed(self._steps(b0, b1)):
-            dh_n = dh[b0:n]
-            dh_n += grad[t, b0:n]
-            h, da = self.states[t, b0:n], d_pre[t, b0:n]
+        for t, n in reversed(self._steps()):
+            dh_n = dh[:n]
+            dh_n += grad[t, :n]
+            h, da = self.states[t, :n], d_pre[t, :n]
             if relu:  # d relu(a)/da = 1 where the output is positive
                 np.multiply(dh_n, h > 0, out=da)
             else:  # d tanh(a)/da = 1 - tanh(a)^2
@@ -222,6 +231,7 @@ class LSTMSequence(_Recurrence):
     """
 
     has_cell = True
+    sigmoid_gates = 3
 
     def _gate_rows(self, array):
         i, f, g, o = np.split(array, 4)
@@ -236,36 +246,38 @@ class LSTMSequence(_Recurrence):
         self.cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # c_t
         self.tanh_cells = np.empty((steps, batch, hidden), dtype=self.dtype)  # tanh(c_t)
 
-    def _run(self, xp, w_hh_t, b0, b1):
+    def _run(self, xp, w_hh_t):
         hidden = self.states.shape[2]
-        product = np.empty((b1 - b0, hidden), dtype=self.dtype)
-        for t, n in self._steps(b0, b1):
+        product = np.empty((self.x.shape[1], hidden), dtype=self.dtype)
+        for t, n in self._steps():
             h_prev, c_prev = self._previous(t, self.states, self.h0), self._previous(t, self.cells, self.c0)
-            gate = self.gates[t, b0:n]
-            np.matmul(h_prev[b0:n], w_hh_t, out=gate)
-            gate += xp[t, b0:n]
-            _sigmoid_(gate[:, :3 * hidden])
-            np.tanh(gate[:, 3 * hidden:], out=gate[:, 3 * hidden:])
+            gate = self.gates[t, :n]
+            np.matmul(h_prev[:n], w_hh_t, out=gate)
+            gate += xp[t, :n]
+            np.tanh(gate, out=gate)  # g, and the sigmoids' tanh(a/2) (their rows are halved)
+            sig = gate[:, :3 * hidden]
+            sig *= 0.5
+            sig += 0.5
             i, f, o, g = (gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
-            c, tanh_c = self.cells[t, b0:n], self.tanh_cells[t, b0:n]
-            np.multiply(f, c_prev[b0:n], out=c)
-            np.multiply(i, g, out=product[:n - b0])
-            c += product[:n - b0]
+            c, tanh_c = self.cells[t, :n], self.tanh_cells[t, :n]
+            np.multiply(f, c_prev[:n], out=c)
+            np.multiply(i, g, out=product[:n])
+            c += product[:n]
             np.tanh(c, out=tanh_c)
-            np.multiply(o, tanh_c, out=self.states[t, b0:n])
-            self.states[t, n:b1] = h_prev[n:b1]
-            self.cells[t, n:b1] = c_prev[n:b1]
+            np.multiply(o, tanh_c, out=self.states[t, :n])
+            self.states[t, n:] = h_prev[n:]
+            self.cells[t, n:] = c_prev[n:]
 
-    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc, b0, b1):
+    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc):
         hidden = self.states.shape[2]
-        scratch = np.empty((b1 - b0, hidden), dtype=self.dtype)
-        sig_scratch = np.empty((b1 - b0, 3 * hidden), dtype=self.dtype)
-        for t, n in reversed(self._steps(b0, b1)):
-            dh_n, dc_n, tmp = dh[b0:n], dc[b0:n], scratch[:n - b0]
-            dh_n += grad[t, b0:n]
-            gate, tanh_c = self.gates[t, b0:n], self.tanh_cells[t, b0:n]
+        scratch = np.empty((self.x.shape[1], hidden), dtype=self.dtype)
+        sig_scratch = np.empty((self.x.shape[1], 3 * hidden), dtype=self.dtype)
+        for t, n in reversed(self._steps()):
+            dh_n, dc_n, tmp = dh[:n], dc[:n], scratch[:n]
+            dh_n += grad[t, :n]
+            gate, tanh_c = self.gates[t, :n], self.tanh_cells[t, :n]
             i, f, o, g = (gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
-            d_gate = d_pre[t, b0:n]
+            d_gate = d_pre[t, :n]
             di, df, do, dg = (d_gate[:, k * hidden:(k + 1) * hidden] for k in range(4))
             # h = o tanh(c):  dL/do = dh tanh(c);  dL/dc += dh o (1 - tanh(c)^2)
             np.multiply(dh_n, tanh_c, out=do)
@@ -277,10 +289,10 @@ class LSTMSequence(_Recurrence):
             # c = f c_prev + i g:  dL/di = dc g, dL/dg = dc i, dL/df = dc c_prev, dL/dc_prev = dc f
             np.multiply(dc_n, g, out=di)
             np.multiply(dc_n, i, out=dg)
-            np.multiply(dc_n, self._previous(t, self.cells, self.c0)[b0:n], out=df)
+            np.multiply(dc_n, self._previous(t, self.cells, self.c0)[:n], out=df)
             dc_n *= f
             # through the activations: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
-            s, ds = gate[:, :3 * hidden], sig_scratch[:n - b0]
+            s, ds = gate[:, :3 * hidden], sig_scratch[:n]
             np.subtract(1, s, out=ds)
             ds *= s
             d_gate[:, :3 * hidden] *= ds
@@ -298,44 +310,46 @@ class GRUSequence(_Recurrence):
     """
 
     separate_hidden_grad = True  # r multiplies the hidden projection of n: its gradient differs from the input's
+    sigmoid_gates = 2
 
     def _input_bias(self):
         return self.b_ih  # b_hh stays inside the step: b_hn is multiplied by r
 
     def _allocate(self, steps, batch, hidden):
         self.gates = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # activated r, z, n
-        self.hidden_pre = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)  # h_{t-1} W_hh^T + b_hh
+        # h_{t-1} W_hh^T + b_hh (the r and z parts halved, see _forward_weights; backward reads only the n part)
+        self.hidden_pre = np.empty((steps, batch, 3 * hidden), dtype=self.dtype)
 
-    def _run(self, xp, w_hh_t, b0, b1):
+    def _run(self, xp, w_hh_t):
         hidden = self.states.shape[2]
-        for t, n in self._steps(b0, b1):
-            h_prev, h = self._previous(t, self.states, self.h0), self.states[t, b0:n]
-            hp, gate = self.hidden_pre[t, b0:n], self.gates[t, b0:n]
-            np.matmul(h_prev[b0:n], w_hh_t, out=hp)
-            if self.b_hh is not None:
-                hp += self.b_hh
+        for t, n in self._steps():
+            h_prev, h = self._previous(t, self.states, self.h0), self.states[t, :n]
+            hp, gate = self.hidden_pre[t, :n], self.gates[t, :n]
+            np.matmul(h_prev[:n], w_hh_t, out=hp)
+            if self.b_hh_forward is not None:
+                hp += self.b_hh_forward
             rz, new = gate[:, :2 * hidden], gate[:, 2 * hidden:]
-            np.add(xp[t, b0:n, :2 * hidden], hp[:, :2 * hidden], out=rz)
-            _sigmoid_(rz)
+            np.add(xp[t, :n, :2 * hidden], hp[:, :2 * hidden], out=rz)
+            _sigmoid_from_half_(rz)
             np.multiply(rz[:, :hidden], hp[:, 2 * hidden:], out=new)
-            new += xp[t, b0:n, 2 * hidden:]
+            new += xp[t, :n, 2 * hidden:]
             np.tanh(new, out=new)
             # h = n + z (h_prev - n)
-            np.subtract(h_prev[b0:n], new, out=h)
+            np.subtract(h_prev[:n], new, out=h)
             h *= rz[:, hidden:]
             h += new
-            self.states[t, n:b1] = h_prev[n:b1]
+            self.states[t, n:] = h_prev[n:]
 
-    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc, b0, b1):
+    def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc):
         hidden = self.states.shape[2]
-        scratch = np.empty((b1 - b0, hidden), dtype=self.dtype)
-        through = np.empty((b1 - b0, hidden), dtype=self.dtype)
-        for t, n in reversed(self._steps(b0, b1)):
-            dh_n, tmp, thr = dh[b0:n], scratch[:n - b0], through[:n - b0]
-            dh_n += grad[t, b0:n]
-            gate, hp = self.gates[t, b0:n], self.hidden_pre[t, b0:n]
+        scratch = np.empty((self.x.shape[1], hidden), dtype=self.dtype)
+        through = np.empty((self.x.shape[1], hidden), dtype=self.dtype)
+        for t, n in reversed(self._steps()):
+            dh_n, tmp, thr = dh[:n], scratch[:n], through[:n]
+            dh_n += grad[t, :n]
+            gate, hp = self.gates[t, :n], self.hidden_pre[t, :n]
             r, z, new = gate[:, :hidden], gate[:, hidden:2 * hidden], gate[:, 2 * hidden:]
-            d_gate, d_hidden = d_pre[t, b0:n], d_hidden_pre[t, b0:n]
+            d_gate, d_hidden = d_pre[t, :n], d_hidden_pre[t, :n]
             dr, dz, dn = d_gate[:, :hidden], d_gate[:, hidden:2 * hidden], d_gate[:, 2 * hidden:]
             # h = (1 - z) n + z h_prev:  dL/dn = dh (1 - z), through tanh: * (1 - n^2)
             np.subtract(1, z, out=tmp)
@@ -344,7 +358,7 @@ class GRUSequence(_Recurrence):
             np.subtract(1, thr, out=thr)
             dn *= thr
             # dL/dz = dh (h_prev - n), through sigmoid: * z (1 - z)
-            np.subtract(self._previous(t, self.states, self.h0)[b0:n], new, out=dz)
+            np.subtract(self._previous(t, self.states, self.h0)[:n], new, out=dz)
             dz *= dh_n
             tmp *= z
             dz *= tmp

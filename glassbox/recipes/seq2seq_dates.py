@@ -12,7 +12,6 @@ from ..autograd import no_grad
 from ..models.seq2seq import Seq2Seq
 from ..nn import functional as F
 from ..nn.utils import clip_grad_norm_
-from ..ops.blas_threads import single_blas_thread
 from ..random import manual_seed, numpy_generator
 from ..train.callbacks import History
 from ..train.plots import _pyplot
@@ -174,22 +173,20 @@ def run(config: RunConfig):
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=LR / 100)
     history = History()
     started = time.perf_counter()
-    # The model's GEMMs are small: one BLAS thread avoids the hand-off cost (and thrashing on a busy machine).
-    with single_blas_thread():
-        for epoch in range(epochs):
-            loss, accuracy = train_epoch(model, optimizer, scheduler, (train_sources, tgt_in, tgt_out), source_vocab,
-                                         rng)
-            val_loss, val_accuracy = evaluate_loss(model, val_sources, val_targets, source_vocab, target_vocab)
-            val_outputs, _ = translate_all(model, val_sources, source_vocab, target_vocab)
-            val_exact, _ = scores(val_outputs, val_targets)
-            logs = {"loss": loss, "val_loss": val_loss, "accuracy": accuracy, "val_accuracy": val_accuracy,
-                    "val_exact_match": val_exact, "seconds": time.perf_counter() - started}
-            history.on_epoch_end(epoch, logs)
-            if config.verbose:
-                print(f"{NAME} epoch {epoch + 1}/{epochs}: loss {loss:.4f} val_loss {val_loss:.4f} "
-                      f"val_exact_match {val_exact:.3f} ({logs['seconds']:.0f}s)")
-        seconds = time.perf_counter() - started
-        outputs, attentions = translate_all(model, test_sources, source_vocab, target_vocab)
+    for epoch in range(epochs):
+        loss, accuracy = train_epoch(model, optimizer, scheduler, (train_sources, tgt_in, tgt_out), source_vocab,
+                                     rng)
+        val_loss, val_accuracy = evaluate_loss(model, val_sources, val_targets, source_vocab, target_vocab)
+        val_outputs, _ = translate_all(model, val_sources, source_vocab, target_vocab)
+        val_exact, _ = scores(val_outputs, val_targets)
+        logs = {"loss": loss, "val_loss": val_loss, "accuracy": accuracy, "val_accuracy": val_accuracy,
+                "val_exact_match": val_exact, "seconds": time.perf_counter() - started}
+        history.on_epoch_end(epoch, logs)
+        if config.verbose:
+            print(f"{NAME} epoch {epoch + 1}/{epochs}: loss {loss:.4f} val_loss {val_loss:.4f} "
+                  f"val_exact_match {val_exact:.3f} ({logs['seconds']:.0f}s)")
+    seconds = time.perf_counter() - started
+    outputs, attentions = translate_all(model, test_sources, source_vocab, target_vocab)
     exact, char_accuracy = scores(outputs, test_targets)
     by_format = {}
     for output, target, name in zip(outputs, test_targets, test_formats):
