@@ -133,8 +133,11 @@ class _Recurrence(Function):
         grad = np.asarray(grad, dtype=self.dtype)
         # d_pre[t]: dL/d(pre-activations of step t) that come from the input projection, (T, B, G*H);
         # d_hidden_pre[t]: those that come from h_{t-1} @ W_hh^T (the same array except for the GRU).
-        d_pre = np.zeros((steps, batch, self.w_hh.shape[0]), dtype=self.dtype)
-        d_hidden_pre = np.zeros_like(d_pre) if self.separate_hidden_grad else d_pre
+        # Every row of every step is written when all sequences run to the end; with lengths, the rows of finished
+        # sequences stay zero (they add nothing to the weight gradients).
+        allocate = np.empty if self.order is None else np.zeros
+        d_pre = allocate((steps, batch, self.w_hh.shape[0]), dtype=self.dtype)
+        d_hidden_pre = allocate(d_pre.shape, dtype=self.dtype) if self.separate_hidden_grad else d_pre
         dh = grad[steps].copy()  # dL/d(state), from the final state's gradient back to the initial state's
         dc = grad[steps + 1].copy() if self.has_cell else None
         self._run_backward(grad, d_pre, d_hidden_pre, dh, dc)
@@ -147,7 +150,8 @@ class _Recurrence(Function):
         dw_hh = self._gate_rows_back(self._hidden_weight_grad(d_hidden_pre)) if needs[first + 1] else None
         grads = [dx, dh] + ([dc] if self.has_cell else []) + [dw_ih, dw_hh]
         if self.has_bias:
-            grads += [self._gate_rows_back(flat.sum(axis=0)), self._gate_rows_back(hidden_flat.sum(axis=0))]
+            d_b_ih = self._gate_rows_back(flat.sum(axis=0))
+            grads += [d_b_ih, self._gate_rows_back(hidden_flat.sum(axis=0)) if self.separate_hidden_grad else d_b_ih]
         if self.order is not None:
             inverse = np.argsort(self.order)
             grads[0] = None if dx is None else dx[:, inverse]
@@ -271,7 +275,7 @@ class LSTMSequence(_Recurrence):
     def _run_backward(self, grad, d_pre, d_hidden_pre, dh, dc):
         hidden = self.states.shape[2]
         scratch = np.empty((self.x.shape[1], hidden), dtype=self.dtype)
-        sig_scratch = np.empty((self.x.shape[1], 3 * hidden), dtype=self.dtype)
+        slope_scratch = np.empty((self.x.shape[1], 4 * hidden), dtype=self.dtype)
         for t, n in reversed(self._steps()):
             dh_n, dc_n, tmp = dh[:n], dc[:n], scratch[:n]
             dh_n += grad[t, :n]
@@ -291,14 +295,12 @@ class LSTMSequence(_Recurrence):
             np.multiply(dc_n, i, out=dg)
             np.multiply(dc_n, self._previous(t, self.cells, self.c0)[:n], out=df)
             dc_n *= f
-            # through the activations: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
-            s, ds = gate[:, :3 * hidden], sig_scratch[:n]
-            np.subtract(1, s, out=ds)
-            ds *= s
-            d_gate[:, :3 * hidden] *= ds
-            np.multiply(g, g, out=tmp)
-            np.subtract(1, tmp, out=tmp)
-            dg *= tmp
+            # through the activations: sigmoid' = s - s^2 for i, f, o; tanh' = 1 - g^2 for g (one pass for all four)
+            slope = slope_scratch[:n]
+            np.multiply(gate, gate, out=slope)
+            np.subtract(gate[:, :3 * hidden], slope[:, :3 * hidden], out=slope[:, :3 * hidden])
+            np.subtract(1, slope[:, 3 * hidden:], out=slope[:, 3 * hidden:])
+            d_gate *= slope
             np.matmul(d_gate, self.w_hh, out=dh_n)  # dL/dh_{t-1} = d_pre @ W_hh
 
 
