@@ -57,7 +57,7 @@ from .common import RunConfig, prepare_output, write_metrics
 
 NAME = "sequence-bilstm"
 DESCRIPTION = ("tag each digit with the sum of its two neighbours: a bidirectional LSTM against a unidirectional "
-               "one of the same size (variable lengths, masked padding)")
+               "one of the same size (variable lengths as packed sequences)")
 DEFAULT_EPOCHS = 10
 
 # Knobs (module constants so that a test can shrink the run).
