@@ -65,15 +65,15 @@ def _torch_reference(torch, model, src, tgt_in):
     """The same network in PyTorch with copied weights: the encoder is nn.GRU(bidirectional=True) over a packed
     sequence; Luong general attention with -inf on pads; logits = W_o tanh(W_c [c; h] + b_c) + b_o."""
     state = {k: torch.tensor(v.data) for k, v in model.state_dict().items()}
-    E, H = model.encoder.embedding.embedding_dim, model.encoder.forward_rnn.hidden_size
+    E, H = model.encoder.embedding.embedding_dim, model.encoder.hidden_size
     D = model.decoder.hidden_size
     params = {k: v.clone().requires_grad_(True) for k, v in state.items()}
     encoder = torch.nn.GRU(E, H, batch_first=True, bidirectional=True)
     decoder = torch.nn.GRU(E, D, batch_first=True)
     with torch.no_grad():
         for stem in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            getattr(encoder, stem).copy_(state[f"encoder.forward_rnn.{stem}"])
-            getattr(encoder, stem + "_reverse").copy_(state[f"encoder.backward_rnn.{stem}"])
+            getattr(encoder, stem).copy_(state[f"encoder.rnn.{stem}"])
+            getattr(encoder, stem + "_reverse").copy_(state[f"encoder.rnn.{stem}_reverse"])
             getattr(decoder, stem).copy_(state[f"decoder.{stem}"])
     src_t, tgt_t = torch.tensor(src), torch.tensor(tgt_in)
     mask = src_t != PAD
@@ -92,14 +92,10 @@ def _torch_reference(torch, model, src, tgt_in):
     combined = torch.tanh(torch.cat([attention @ memory, hidden], 2) @ params["combine.weight"].T
                           + params["combine.bias"])
     logits = combined @ params["out.weight"].T + params["out.bias"]
-    grads = {f"encoder.forward_rnn.{s}": getattr(encoder, s) for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
-                                                                         "bias_hh_l0")}
-    grads.update({f"encoder.backward_rnn.{s}": getattr(encoder, s + "_reverse")
-                  for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")})
+    grads = {f"encoder.rnn.{name}": parameter for name, parameter in encoder.named_parameters()}
     grads.update({f"decoder.{s}": getattr(decoder, s) for s in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
                                                                 "bias_hh_l0")})
-    grads.update({k: v for k, v in params.items() if not k.startswith(("encoder.forward_rnn", "encoder.backward_rnn",
-                                                                        "decoder."))})
+    grads.update({k: v for k, v in params.items() if not k.startswith(("encoder.rnn.", "decoder."))})
     return logits, attention, grads
 
 

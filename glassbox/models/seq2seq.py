@@ -23,6 +23,7 @@ from ..creation import tensor
 from ..errors import ShapeError
 from ..functional import shape as shapes
 from ..nn import functional as F
+from ..nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ..tensor import Tensor
 
 
@@ -37,31 +38,25 @@ def _ids(value, where):
 
 
 class Encoder(nn.Module):
-    """Embedding -> bidirectional GRU, exactly independent of how much padding follows each source.
-
-    The two directions are two GRU layers (`forward_rnn`, `backward_rnn`, each hidden_size). The backward one reads
-    each source reversed *within its length*, so that it starts at the last real token instead of at the padding,
-    as a packed sequence would; one nn.GRU(bidirectional=True) would read the pads first.
-    forward(src_ids (B, T_in), mask (B, T_in) bool) -> outputs (B, T_in, 2 * hidden_size), [forward; backward].
+    """Embedding -> bidirectional GRU over the packed sources, so that neither direction reads the padding: the
+    backward direction starts at each source's own last token, and a source's encoding does not depend on how
+    much padding its batch adds.
+    forward(src_ids (B, T_in), mask (B, T_in) bool) -> outputs (B, T_in, 2 * hidden_size), [forward; backward],
+    zero at padded positions.
     """
 
     def __init__(self, vocab_size, embedding_dim, hidden_size, pad_index=0):
         super().__init__()
+        self.hidden_size = hidden_size
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
-        self.forward_rnn = nn.GRU(embedding_dim, hidden_size, batch_first=True)
-        self.backward_rnn = nn.GRU(embedding_dim, hidden_size, batch_first=True)
+        self.rnn = nn.GRU(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
 
     def forward(self, src_ids, mask):
-        batch, steps = src_ids.shape
         lengths = mask.sum(axis=1)
-        positions = np.arange(steps)[None, :]
-        # Row b read backwards over its first lengths[b] positions; pad positions stay where they are.
-        reverse = np.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
-        rows = np.arange(batch)[:, None]
-        forward_out, _ = self.forward_rnn(self.embedding(src_ids))
-        backward_out, _ = self.backward_rnn(self.embedding(src_ids[rows, reverse]))
-        backward_out = backward_out[rows, reverse]  # reverse is its own inverse: back to source order
-        return shapes.cat([forward_out, backward_out], dim=2)
+        packed = pack_padded_sequence(self.embedding(src_ids), lengths, batch_first=True, enforce_sorted=False)
+        outputs, _ = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src_ids.shape[1])
+        return outputs
 
 
 class Seq2Seq(nn.Module):
