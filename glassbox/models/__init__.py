@@ -5,6 +5,7 @@ from .alexnet import AlexNet, alexnet
 from .char_rnn import CharRNN, detach_state
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, googlenet
 from .lenet import LeNet5, lenet5
+from .perceptron import Perceptron, PerceptronFit
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from .seq2seq import Encoder, Seq2Seq
 from .transfer import (
@@ -23,6 +24,7 @@ from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, 
 __all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
            "vgg16_bn", "vgg19", "vgg19_bn", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
            "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-           "UNet", "unet", "CharRNN", "detach_state", "Seq2Seq", "Encoder",
+           "UNet", "unet", "CharRNN", "detach_state", "Seq2Seq", "Encoder", "Perceptron",
+           "PerceptronFit",
            "load_pretrained", "LoadReport", "LoadError", "freeze", "unfreeze", "trainable_parameters",
            "replace_head", "param_groups"]

@@ -7,17 +7,20 @@ from . import (
     digits_mlp,
     digits_transfer,
     fashion_cnn,
+    iris_perceptron,
     mnist_cnn,
     seq2seq_dates,
     sequence_bilstm,
     shapes_segmentation,
     text_lstm,
     word2vec,
+    xor_mlp,
 )
 
 # name -> module with NAME, DESCRIPTION, DEFAULT_EPOCHS and run(config) -> metrics dict, in the order `glassbox list`
 # shows them: the embedded data sets first, then those that need a download.
-RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, digits_transfer,
+RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, iris_perceptron, xor_mlp,
+                                              digits_transfer,
                                               shapes_segmentation, word2vec, text_lstm, sequence_bilstm,
                                               seq2seq_dates, mnist_cnn, fashion_cnn, cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME
