@@ -3,9 +3,11 @@ recurrent models of the text recipes, and the tools to load pretrained weights i
 
 from .alexnet import AlexNet, alexnet
 from .char_rnn import CharRNN, detach_state
+from .dbn import DBN
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, googlenet
 from .lenet import LeNet5, lenet5
 from .perceptron import Perceptron, PerceptronFit
+from .rbm import BernoulliRBM
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from .seq2seq import Encoder, Seq2Seq
 from .transfer import (
@@ -25,6 +27,6 @@ __all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg11", "vgg11_bn",
            "vgg16_bn", "vgg19", "vgg19_bn", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
            "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
            "UNet", "unet", "CharRNN", "detach_state", "Seq2Seq", "Encoder", "Perceptron",
-           "PerceptronFit",
+           "PerceptronFit", "BernoulliRBM", "DBN",
            "load_pretrained", "LoadReport", "LoadError", "freeze", "unfreeze", "trainable_parameters",
            "replace_head", "param_groups"]
