@@ -2,6 +2,7 @@
 recurrent models of the text recipes, and the tools to load pretrained weights into them and fine-tune them."""
 
 from .alexnet import AlexNet, alexnet
+from .autoencoder import Autoencoder, ConvAutoencoder, add_noise, denoising_step
 from .char_rnn import CharRNN, detach_state
 from .dbn import DBN
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, googlenet
@@ -21,12 +22,14 @@ from .transfer import (
     unfreeze,
 )
 from .unet import UNet, unet
+from .vae import VAE, kl_divergence, reparameterize, vae_step
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
 __all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
            "vgg16_bn", "vgg19", "vgg19_bn", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "googlenet",
            "BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
            "UNet", "unet", "CharRNN", "detach_state", "Seq2Seq", "Encoder", "Perceptron",
-           "PerceptronFit", "BernoulliRBM", "DBN",
+           "PerceptronFit", "BernoulliRBM", "DBN", "Autoencoder",
+           "ConvAutoencoder", "add_noise", "denoising_step", "VAE", "kl_divergence", "reparameterize", "vae_step",
            "load_pretrained", "LoadReport", "LoadError", "freeze", "unfreeze", "trainable_parameters",
            "replace_head", "param_groups"]

@@ -3,11 +3,13 @@
 from . import (
     cifar10_resnet,
     diabetes_mlp,
+    digits_autoencoder,
     digits_cnn,
     digits_dbn,
     digits_mlp,
     digits_rbm,
     digits_transfer,
+    digits_vae,
     fashion_cnn,
     iris_perceptron,
     mnist_cnn,
@@ -22,7 +24,8 @@ from . import (
 # name -> module with NAME, DESCRIPTION, DEFAULT_EPOCHS and run(config) -> metrics dict, in the order `glassbox list`
 # shows them: the embedded data sets first, then those that need a download.
 RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, iris_perceptron, xor_mlp,
-                                              digits_transfer, digits_rbm, digits_dbn,
+                                              digits_transfer, digits_autoencoder, digits_vae, digits_rbm,
+                                              digits_dbn,
                                               shapes_segmentation, word2vec, text_lstm, sequence_bilstm,
                                               seq2seq_dates, mnist_cnn, fashion_cnn, cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME
