@@ -5,6 +5,7 @@ from .alexnet import AlexNet, alexnet
 from .autoencoder import Autoencoder, ConvAutoencoder, add_noise, denoising_step
 from .char_rnn import CharRNN, detach_state
 from .dbn import DBN
+from .gan import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, dcgan_init_
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, googlenet
 from .lenet import LeNet5, lenet5
 from .perceptron import Perceptron, PerceptronFit
@@ -31,5 +32,6 @@ __all__ = ["LeNet5", "lenet5", "AlexNet", "alexnet", "VGG", "vgg11", "vgg11_bn",
            "UNet", "unet", "CharRNN", "detach_state", "Seq2Seq", "Encoder", "Perceptron",
            "PerceptronFit", "BernoulliRBM", "DBN", "Autoencoder",
            "ConvAutoencoder", "add_noise", "denoising_step", "VAE", "kl_divergence", "reparameterize", "vae_step",
+           "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator", "dcgan_init_",
            "load_pretrained", "LoadReport", "LoadError", "freeze", "unfreeze", "trainable_parameters",
            "replace_head", "param_groups"]

@@ -6,6 +6,7 @@ from . import (
     digits_autoencoder,
     digits_cnn,
     digits_dbn,
+    digits_gan,
     digits_mlp,
     digits_rbm,
     digits_transfer,
@@ -25,7 +26,8 @@ from . import (
 # shows them: the embedded data sets first, then those that need a download.
 RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, iris_perceptron, xor_mlp,
                                               digits_transfer, digits_autoencoder, digits_vae, digits_rbm,
-                                              digits_dbn,
+                                              digits_dbn, digits_gan,
+    digits_gan,
                                               shapes_segmentation, word2vec, text_lstm, sequence_bilstm,
                                               seq2seq_dates, mnist_cnn, fashion_cnn, cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME

@@ -1,5 +1,6 @@
-"""Training: the Keras-style fit/evaluate/predict loop, callbacks, metrics, model summary."""
+"""Training: the Keras-style fit/evaluate/predict loop, callbacks, metrics, model summary, the adversarial step."""
 
+from .adversarial import AdversarialStep
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -28,4 +29,4 @@ from .summary import summary
 __all__ = ["fit", "evaluate", "predict", "Trainer", "Callback", "History", "ProgressBar", "EarlyStopping",
            "ModelCheckpoint", "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
            "Metric", "Accuracy", "TopKAccuracy", "MeanAbsoluteError", "MeanSquaredError", "R2Score", "accuracy",
-           "r2_score", "confusion_matrix", "summary"]
+           "r2_score", "confusion_matrix", "summary", "AdversarialStep"]
