@@ -127,7 +127,8 @@ class Trainer:
             logs.update(self._train_epoch(train_loader))
             if val_loader is not None:
                 logs.update(self.evaluate(val_loader, prefix="val_"))
-            logs["lr"] = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else float("nan")
+            if self.optimizer is not None:  # a custom train_step may bring its own optimizers (e.g. a GAN's two)
+                logs["lr"] = self.optimizer.param_groups[0]["lr"]
             logs["seconds"] = time.perf_counter() - started
             self._step_scheduler_after_epoch(logs)
             self._callbacks("on_epoch_end", epoch, logs)
