@@ -36,7 +36,8 @@ def assert_png(path):
 def test_every_recipe_is_registered():
     assert set(RECIPES) == {"digits-cnn", "digits-mlp", "diabetes-mlp", "digits-transfer", "shapes-segmentation",
                             "iris-perceptron", "xor-mlp", "digits-rbm", "digits-dbn",
-                            "digits-autoencoder", "digits-vae", "digits-gan",
+                            "digits-autoencoder", "digits-vae", "digits-gan", "digits-nas",
+                            "cartpole-pg",
                             "word2vec", "text-lstm", "sequence-bilstm", "seq2seq-dates", "mnist-cnn", "fashion-cnn",
                             "cifar10-resnet"}
     assert DEFAULT_RECIPE == "digits-cnn"  # the issue-4 default: `glassbox run` trains the CNN
