@@ -14,6 +14,7 @@ from . import (
     digits_transfer,
     digits_vae,
     fashion_cnn,
+    highway_dqn,
     iris_perceptron,
     mnist_cnn,
     seq2seq_dates,
@@ -29,7 +30,7 @@ from . import (
 # then those that need a download.
 RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, iris_perceptron, xor_mlp,
                                               digits_transfer, digits_autoencoder, digits_vae, digits_rbm, digits_dbn,
-                                              digits_gan, digits_nas, shapes_segmentation, word2vec, text_lstm,
-                                              sequence_bilstm, seq2seq_dates, cartpole_pg, mnist_cnn, fashion_cnn,
-                                              cifar10_resnet)}
+                                              digits_gan, digits_nas, highway_dqn, shapes_segmentation, word2vec,
+                                              text_lstm, sequence_bilstm, seq2seq_dates, cartpole_pg, mnist_cnn,
+                                              fashion_cnn, cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME
