@@ -37,7 +37,7 @@ def test_every_recipe_is_registered():
     assert set(RECIPES) == {"digits-cnn", "digits-mlp", "diabetes-mlp", "digits-transfer", "shapes-segmentation",
                             "iris-perceptron", "xor-mlp", "digits-rbm", "digits-dbn",
                             "digits-autoencoder", "digits-vae", "digits-gan", "digits-nas",
-                            "cartpole-pg", "highway-dqn",
+                            "cartpole-dqn", "cartpole-pg", "highway-dqn",
                             "word2vec", "text-lstm", "sequence-bilstm", "seq2seq-dates", "mnist-cnn", "fashion-cnn",
                             "cifar10-resnet"}
     assert DEFAULT_RECIPE == "digits-cnn"  # the issue-4 default: `glassbox run` trains the CNN

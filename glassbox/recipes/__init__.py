@@ -1,6 +1,7 @@
 """Runnable recipes: each trains one model on real data and writes its numbers and pictures to a run directory."""
 
 from . import (
+    cartpole_dqn,
     cartpole_pg,
     cifar10_resnet,
     diabetes_mlp,
@@ -31,6 +32,6 @@ from . import (
 RECIPES = {module.NAME: module for module in (digits_cnn, digits_mlp, diabetes_mlp, iris_perceptron, xor_mlp,
                                               digits_transfer, digits_autoencoder, digits_vae, digits_rbm, digits_dbn,
                                               digits_gan, digits_nas, highway_dqn, shapes_segmentation, word2vec,
-                                              text_lstm, sequence_bilstm, seq2seq_dates, cartpole_pg, mnist_cnn,
-                                              fashion_cnn, cifar10_resnet)}
+                                              text_lstm, sequence_bilstm, seq2seq_dates, cartpole_dqn, cartpole_pg,
+                                              mnist_cnn, fashion_cnn, cifar10_resnet)}
 DEFAULT_RECIPE = digits_cnn.NAME
