@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 import torch
-from bench_mlp import report, time_per_step
+from bench_mlp import report, warm_and_time
 from machine import describe
 
 import glassbox as gb
@@ -49,12 +49,7 @@ def main():
     glassbox_model = build(gb.nn)
     glassbox_model.load_state_dict({k: v.detach().numpy() for k, v in torch_model.state_dict().items()})
     steps = {"glassbox": step_fn(gb, glassbox_model, x, y), "pytorch": step_fn(torch, torch_model, x, y)}
-    losses = {name: [step().item() for _ in range(args.warmup)] for name, step in steps.items()}
-    gap = max(abs(a - b) for a, b in zip(losses["glassbox"], losses["pytorch"]))
-    times = {name: [] for name in steps}
-    for r in range(args.rounds):
-        for name in sorted(steps, reverse=bool(r % 2)):
-            times[name].append(time_per_step(steps[name], args.steps, args.rewarm))
+    times, gap = warm_and_time(steps, args)
     print("\n".join(describe(torch)))
     print(f"workload: {__doc__.splitlines()[1]} batch {BATCH}, Adam, float32")
     print(f"loss gap over {args.warmup} warm-up steps: {gap:.1e}")

@@ -158,6 +158,19 @@ def compare(api, args):
     report(api, times, gap)
 
 
+def warm_and_time(steps, args):
+    """Warm each side up, then alternate them for args.rounds rounds (the order flips every round, so drift hits
+    both alike). steps: {name: step function returning the loss}. Returns ({name: [ms per step per round]},
+    the largest loss gap between the two sides over the warm-up steps)."""
+    losses = {name: [step().item() for _ in range(args.warmup)] for name, step in steps.items()}
+    gap = max(abs(a - b) for a, b in zip(losses["glassbox"], losses["pytorch"]))
+    times = {name: [] for name in steps}
+    for r in range(args.rounds):
+        for name in sorted(steps, reverse=bool(r % 2)):
+            times[name].append(time_per_step(steps[name], args.steps, args.rewarm))
+    return times, gap
+
+
 def report(label, times, gap):
     """Print each side's median ms/step and the ratio; fail if the two sides' losses diverged."""
     medians = {name: statistics.median(t) for name, t in times.items()}
