@@ -28,25 +28,10 @@ class Embedding(Module):
         if sparse:
             raise NotImplementedError("Embedding: sparse gradients are not supported; use sparse=False (the dense "
                                       "gradient has the same values)")
-        if _weight is None:
-            dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
-            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype),
-                                    requires_grad=not _freeze)
-            self.reset_parameters()
-        else:
-            shape = tuple(_weight.shape)
-            if shape != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(f"Embedding: _weight has shape {shape}, but num_embeddings={self.num_embeddings} "
-                                 f"and embedding_dim={self.embedding_dim} need ({self.num_embeddings}, "
-                                 f"{self.embedding_dim})")
-            self.weight = Parameter(_weight if isinstance(_weight, Tensor) else np.asarray(_weight),
-                                    requires_grad=not _freeze)
+        _init_table(self, _weight, _freeze, dtype)
 
     def reset_parameters(self):
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
-            self.weight._version[0] += 1
+        _reset_table(self)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -104,25 +89,10 @@ class EmbeddingBag(Module):
         self.padding_idx = F._padding_index(padding_idx, self.num_embeddings, "EmbeddingBag")
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
         self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
-        if _weight is None:
-            dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
-            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype),
-                                    requires_grad=not _freeze)
-            self.reset_parameters()
-        else:
-            shape = tuple(_weight.shape)
-            if shape != (self.num_embeddings, self.embedding_dim):
-                raise ValueError(f"EmbeddingBag: _weight has shape {shape}, but num_embeddings={self.num_embeddings}"
-                                 f" and embedding_dim={self.embedding_dim} need ({self.num_embeddings}, "
-                                 f"{self.embedding_dim})")
-            self.weight = Parameter(_weight if isinstance(_weight, Tensor) else np.asarray(_weight),
-                                    requires_grad=not _freeze)
+        _init_table(self, _weight, _freeze, dtype)
 
     def reset_parameters(self):
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
-            self.weight._version[0] += 1
+        _reset_table(self)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
@@ -157,3 +127,27 @@ class EmbeddingBag(Module):
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
         return text
+
+
+def _init_table(layer, weight, freeze, dtype):
+    """layer.weight: a fresh (num_embeddings, embedding_dim) table drawn by reset_parameters, or `weight` (shared,
+    shape-checked); frozen (requires_grad=False) when `freeze`. Shared by Embedding and EmbeddingBag."""
+    name, rows, dim = type(layer).__name__, layer.num_embeddings, layer.embedding_dim
+    if weight is None:
+        dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
+        layer.weight = Parameter(empty(rows, dim, dtype=dtype), requires_grad=not freeze)
+        layer.reset_parameters()
+        return
+    shape = tuple(weight.shape)
+    if shape != (rows, dim):
+        raise ValueError(f"{name}: _weight has shape {shape}, but num_embeddings={rows} and embedding_dim={dim} "
+                         f"need ({rows}, {dim})")
+    layer.weight = Parameter(weight if isinstance(weight, Tensor) else np.asarray(weight), requires_grad=not freeze)
+
+
+def _reset_table(layer):
+    """N(0, 1) rows, the padding_idx row zero (as PyTorch)."""
+    init.normal_(layer.weight)
+    if layer.padding_idx is not None:
+        layer.weight.data[layer.padding_idx] = 0
+        layer.weight._version[0] += 1
