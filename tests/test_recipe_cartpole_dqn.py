@@ -129,12 +129,12 @@ def test_same_seed_same_run(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_default_run_learns_to_balance(tmp_path):
-    """The default run (seed 0, 50,000 steps): measured 441.4 over the 100 evaluation episodes -- learned (a random
-    policy scores about 22) but short of solved (>= 475). Seed 1 solves it (500.0, stopping early at 16,590 steps)
-    and seed 2 ends at 464.1: solving CartPole reliably with DQN in this budget is still open."""
+    """The default run (seed 0, budget 50,000 steps) solves CartPole-v1: mean return >= 475 over the 100 seeded
+    evaluation episodes (a random policy scores about 22). Measured: seed 0 500.0 (a perfect check stopped it at
+    35,952 steps), seed 1 500.0 (stopped at 45,068), seed 2 486.4 (full budget)."""
     pytest.importorskip("gymnasium")
     from glassbox.recipes import cartpole_dqn
 
     metrics = cartpole_dqn.run(RunConfig(seed=0, out=str(tmp_path), verbose=0))
-    assert metrics["eval_mean_return"] >= 400, metrics
+    assert metrics["eval_mean_return"] >= cartpole_dqn.SOLVED and metrics["solved"], metrics
     assert metrics["eval_episodes"] == 100

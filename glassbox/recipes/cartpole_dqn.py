@@ -31,10 +31,14 @@ LEARNING_STARTS = 1000
 TRAIN_EVERY = 1  # one gradient update per environment step once learning starts
 TARGET_UPDATE = 500  # hard copy every this many gradient updates
 EPSILON_START, EPSILON_END = 1.0, 0.02
-EPSILON_FRACTION = 0.25  # epsilon decays linearly over this share of the budget
+# epsilon decays linearly over this share of the budget; with 0.25 seed 0 stayed near 100-300 in its greedy checks
+# for most of the run, with 0.1 (and the checks below) seeds 0, 1, 2 measured 500.0, 500.0, 486.4
+EPSILON_FRACTION = 0.1
 GRAD_CLIP = 10.0
-CHECK_EVERY = 2500  # environment steps between periodic greedy checks (the best checked weights are kept)
-CHECK_EPISODES = 10  # episodes of a periodic check; a perfect check (all MAX_RETURN) stops training early
+CHECK_EVERY = 2000  # environment steps between periodic greedy checks (the best checked weights are kept)
+# episodes of a periodic check; a perfect check (all MAX_RETURN) stops training early. 30 rather than 10 so that
+# the kept weights are really good ones (with 30 alone, epsilon over 0.25, seeds 0-2: 292.6, 500.0, 500.0)
+CHECK_EPISODES = 30
 CHECK_SEED = 10_000  # seeds of the periodic checks: disjoint from the final evaluation's, which stays unseen
 EVAL_EPISODES = 100
 EVAL_SEED = 0
