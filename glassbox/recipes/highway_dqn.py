@@ -18,9 +18,8 @@ from ..rl import (
     mlp_spec,
     train_dqn,
 )
-from ..train.plots import _pyplot
 from .common import RunConfig, prepare_output, write_metrics
-from .rl_plots import moving_average, plot_frame_strip
+from .rl_plots import plot_frame_strip, plot_returns
 
 NAME = "highway-dqn"
 DESCRIPTION = ("Double DQN driving on our own 3-lane HighwayEnv (returns, crash rate and speed against random and "
@@ -100,28 +99,6 @@ def film(agent, env, seed):
     return frames
 
 
-def plot_training_returns(returns, path, references, title, window=20):
-    """returns.png: every training episode's return (thin), its moving average (thick) and one dashed line per
-    reference policy ({label: mean return over the evaluation episodes})."""
-    plt = _pyplot()
-    returns = np.asarray(returns, dtype=np.float64)
-    figure, axis = plt.subplots(figsize=(7.5, 3.8))
-    episodes = np.arange(1, returns.size + 1)
-    axis.plot(episodes, returns, linewidth=0.8, alpha=0.45, label="episode return (with exploration)")
-    if returns.size:
-        axis.plot(episodes, moving_average(returns, window), linewidth=2.0, label=f"moving average ({window})")
-    for (label, value), color in zip(references.items(), ("tab:red", "tab:green", "tab:purple")):
-        axis.axhline(value, color=color, linestyle="--", linewidth=1.2, label=f"{label} ({value:.1f})")
-    axis.set_xlabel("training episode")
-    axis.set_ylabel("return")
-    axis.set_title(title)
-    axis.grid(alpha=0.3)
-    axis.legend(loc="best", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
 def run(config: RunConfig):
     out = prepare_output(config.out)
     manual_seed(config.seed)  # the Q network's initial weights
@@ -196,10 +173,10 @@ def run(config: RunConfig):
         writer.writerow(["episode", "step", "return", "length", "epsilon", "loss"])
         writer.writerows(rows)
     agent.save(os.path.join(out, "agent.safetensors"))
-    plot_training_returns(returns, os.path.join(out, "returns.png"),
-                          {"random (eval)": random["mean_return"], "heuristic (eval)": scripted["mean_return"],
-                           "trained agent (eval)": trained["mean_return"]},
-                          title=f"{NAME}: training returns ({total_steps} steps)")
+    plot_returns(returns, os.path.join(out, "returns.png"), title=f"{NAME}: training returns ({total_steps} steps)",
+                 solved=None, references={"random (eval)": random["mean_return"],
+                                          "heuristic (eval)": scripted["mean_return"],
+                                          "trained agent (eval)": trained["mean_return"]})
     plot_frame_strip(film(agent, env, EVAL_SEED), os.path.join(out, "frames.png"),
                      title=f"{NAME}: the trained agent, evaluation episode 1 (red: ego car)")
     return metrics

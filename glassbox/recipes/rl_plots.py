@@ -19,9 +19,10 @@ def moving_average(values, window=20):
     return (sums[ends] - sums[starts]) / (ends - starts)
 
 
-def plot_returns(history_returns, path, title, solved=475, window=20):
+def plot_returns(history_returns, path, title, solved=475, window=20, references=None):
     """returns.png: the return of every training episode (thin), its trailing `window`-episode moving average
-    (thick) and, unless `solved` is None, a dashed horizontal line at the solved threshold.
+    (thick), a dashed line at the solved threshold unless `solved` is None, and one dashed line per reference
+    policy in `references` ({label: mean return}, e.g. a random and a scripted policy).
     history_returns: sequence of N floats, one per episode in order."""
     returns = np.asarray(history_returns, dtype=np.float64).reshape(-1)
     plt = _pyplot()
@@ -31,8 +32,10 @@ def plot_returns(history_returns, path, title, solved=475, window=20):
     if returns.size:
         axis.plot(episodes, moving_average(returns, window), linewidth=2.0,
                   label=f"moving average ({window} episodes)")
-    if solved is not None:
-        axis.axhline(float(solved), color="tab:green", linestyle="--", linewidth=1.2, label=f"solved ({solved:g})")
+    lines = {} if solved is None else {"solved": float(solved)}
+    lines.update(references or {})
+    for (label, value), color in zip(lines.items(), ("tab:green", "tab:red", "tab:purple", "tab:orange")):
+        axis.axhline(value, color=color, linestyle="--", linewidth=1.2, label=f"{label} ({value:g})")
     axis.set_xlabel("training episode")
     axis.set_ylabel("return")
     axis.set_title(title)
