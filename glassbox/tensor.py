@@ -19,7 +19,8 @@ class Tensor:
     """
 
     # Slots keep a tensor small and attribute access fast: per-op overhead decides small-model speed.
-    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_version", "_is_view", "_hooks", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_version", "_is_view", "_hooks", "_post_hooks",
+                 "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad=False):
         array = _to_array(data, dtypes.as_dtype(dtype))
@@ -30,6 +31,7 @@ class Tensor:
         self._version = [0]
         self._is_view = False
         self._hooks = None
+        self._post_hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -44,6 +46,7 @@ class Tensor:
         t._version = [0]
         t._is_view = False
         t._hooks = None
+        t._post_hooks = None
         return t
 
     # ----- what a tensor is ---------------------------------------------------------------------------------------
@@ -221,6 +224,16 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
         return engine.HookHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call `hook(tensor)` on this leaf right after backward has added its last gradient contribution to
+        `.grad`, while the rest of the backward pass is still to run (data-parallel training starts reducing
+        gradients there). Returns a handle whose remove() unregisters the hook."""
+        if not self.requires_grad or self._ctx is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only a leaf tensor that requires grad has an "
+                               "accumulated gradient; this one is " +
+                               ("not a leaf" if self._ctx is not None else "a tensor that does not require grad"))
+        return engine.register_post_accumulate_hook(self, hook)
 
     def backward(self, gradient=None, retain_graph=None):
         """Backpropagate from this tensor: fills `.grad` of every leaf that requires grad (accumulating).

@@ -20,6 +20,47 @@ class HookHandle:
             self.hooks.remove(self.hook)
 
 
+# How many post-accumulate-grad hooks exist. While there are none, backward accumulates every leaf's gradient at
+# the end as it always did; with some, it finalises each leaf as soon as its last contribution has arrived.
+_post_hook_count = 0
+# Functions that queue_callback() asked to run when the backward pass in progress has finished.
+_final_callbacks = []
+
+
+class _PostHookHandle(HookHandle):
+    def __init__(self, hooks, hook):
+        global _post_hook_count
+        super().__init__(hooks, hook)
+        _post_hook_count += 1
+
+    def remove(self):
+        global _post_hook_count
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+            _post_hook_count -= 1
+
+
+def register_post_accumulate_hook(tensor, hook):
+    """Add `hook` to a leaf's post-accumulate list (Tensor.register_post_accumulate_grad_hook calls this)."""
+    if tensor._post_hooks is None:
+        tensor._post_hooks = []
+        # When the tensor dies, its hooks stop counting (so backward can go back to its plain path).
+        weakref.finalize(tensor, _forget_hooks, tensor._post_hooks)
+    return _PostHookHandle(tensor._post_hooks, hook)
+
+
+def _forget_hooks(hooks):
+    global _post_hook_count
+    _post_hook_count -= len(hooks)
+    hooks.clear()
+
+
+def queue_callback(callback):
+    """Run `callback()` once the backward pass in progress has finished (after every leaf's .grad is final).
+    Called from inside a hook; data-parallel training uses it to wait for its gradient reductions."""
+    _final_callbacks.append(callback)
+
+
 def unbroadcast(grad, shape):
     """Sum `grad` over the axes that broadcasting added or stretched, so that it gets `shape`.
 
@@ -63,17 +104,42 @@ def _run_hooks(hooks, grad, tensor_type):
 def backward(root, grad, retain_graph):
     """Fill `.grad` of the leaves that `root` depends on, given d(something)/d(root) = `grad`."""
     tensor_type = _tensor_type()
-    if root._ctx is None:
-        _accumulate(root, grad, tensor_type, must_copy=False)
-        return
+    try:
+        if root._ctx is None:
+            _finalise_leaf(root, grad, set(), tensor_type)
+        else:
+            _backward_nodes(root, grad, retain_graph, tensor_type)
+    finally:
+        callbacks, _final_callbacks[:] = list(_final_callbacks), []
+    for callback in callbacks:
+        callback()
+
+
+def _leaf_edge_counts(order):
+    """id(leaf) -> how many graph edges lead to it: once that many have been handled its gradient is final."""
+    counts = {}
+    for node in order:
+        for parent in node.parents:
+            if parent is not None and not hasattr(parent, "parents"):
+                counts[id(parent)] = counts.get(id(parent), 0) + 1
+    return counts
+
+
+def _backward_nodes(root, grad, retain_graph, tensor_type):
+    order = _topological_order(root._ctx)
+    # With post-accumulate hooks registered, each leaf is finalised (accumulated, hooks run) right after the last
+    # node that feeds it, so a hook can start work (a gradient all-reduce) while the rest of backward runs.
+    pending = _leaf_edge_counts(order) if _post_hook_count else None
     node_grads = {root._ctx: grad}
     leaf_grads = {}        # id(leaf) -> [leaf, summed grad]
     # Arrays handed to more than one place (Add passes one gradient to both inputs) must be copied before they
     # become a leaf's .grad. `seen` holds weak references, so an id reused by a new array is not mistaken for one.
     seen, shared = {}, set()
-    for node in _topological_order(root._ctx):
+    for node in order:
         grad = node_grads.pop(node, None)
         if grad is None:
+            if pending is not None:
+                _finalise_ready_leaves(node, pending, leaf_grads, shared, tensor_type)
             continue
         if node.released:
             raise RuntimeError(
@@ -122,11 +188,33 @@ def backward(root, grad, retain_graph):
                     leaf_grads[id(parent)] = [parent, parent_grad]
                 else:
                     entry[1] = entry[1] + parent_grad
+        if pending is not None:
+            _finalise_ready_leaves(node, pending, leaf_grads, shared, tensor_type)
         if not retain_graph:
             node.release()
     for leaf, leaf_grad in leaf_grads.values():
-        must_copy = id(leaf_grad) in shared or leaf_grad.base is not None or not leaf_grad.flags.writeable
-        _accumulate(leaf, leaf_grad, tensor_type, must_copy)
+        _finalise_leaf(leaf, leaf_grad, shared, tensor_type)
+
+
+def _finalise_ready_leaves(node, pending, leaf_grads, shared, tensor_type):
+    """Count `node`'s edges to leaves as handled; accumulate the leaves that have no edges left."""
+    for parent in node.parents:
+        if parent is None or hasattr(parent, "parents"):
+            continue
+        key = id(parent)
+        pending[key] -= 1
+        if pending[key] == 0:
+            entry = leaf_grads.pop(key, None)
+            if entry is not None:
+                _finalise_leaf(entry[0], entry[1], shared, tensor_type)
+
+
+def _finalise_leaf(leaf, leaf_grad, shared, tensor_type):
+    must_copy = id(leaf_grad) in shared or leaf_grad.base is not None or not leaf_grad.flags.writeable
+    _accumulate(leaf, leaf_grad, tensor_type, must_copy)
+    if leaf._post_hooks:
+        for hook in list(leaf._post_hooks):
+            hook(leaf)
 
 
 def _accumulate(tensor, grad, tensor_type, must_copy):

@@ -24,6 +24,7 @@ class Parameter(Tensor):
         self._version = data._version if isinstance(data, Tensor) else [0]
         self._is_view = False
         self._hooks = None
+        self._post_hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
