@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -84,21 +85,49 @@ def main(argv=None):
             raise
         print(f"glassbox: error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
+        _abort_mpi_job_if_any(error)
         return 1
+
+
+def _abort_mpi_job_if_any(error):
+    """In an MPI job a rank that stops would leave the others waiting in their next all-reduce: end them all."""
+    from .distributed import process_group
+
+    if process_group.is_initialized() and process_group.get_world_size() > 1:
+        process_group.abort(f"{type(error).__name__}: {error}")
 
 
 def _run(recipe, args):
     from .recipes.common import RunConfig
 
     out = args.out or os.path.join("runs", recipe.NAME)
+    rank, world = _join_mpi_job()
+    if rank > 0:
+        # Under `mpiexec -n N glassbox run ...` every rank trains (fit shards the data and averages gradients), but
+        # only rank 0 prints and writes the run directory; the others write theirs to a throwaway folder.
+        with tempfile.TemporaryDirectory(prefix=f"glassbox-rank{rank}-") as scratch:
+            recipe.run(RunConfig(epochs=args.epochs, seed=args.seed, out=scratch, data=args.data, verbose=0,
+                                 train_examples=args.train_examples))
+        return 0
     config = RunConfig(epochs=args.epochs, seed=args.seed, out=out, data=args.data, verbose=0 if args.quiet else 1,
                        train_examples=args.train_examples)
     if not args.quiet:
-        print(f"glassbox run {recipe.NAME}: {recipe.DESCRIPTION}")
+        ranks = f" (data-parallel over {world} MPI ranks)" if world > 1 else ""
+        print(f"glassbox run {recipe.NAME}: {recipe.DESCRIPTION}{ranks}")
     metrics = recipe.run(config)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"wrote {out}/: " + ", ".join(sorted(os.listdir(out))))
     return 0
+
+
+def _join_mpi_job():
+    """(rank, world size): joins the MPI job when an MPI launcher started us, else (0, 1)."""
+    from .distributed import process_group
+
+    if not process_group.launched_by_mpi():
+        return 0, 1
+    group = process_group.init_process_group()
+    return group.rank, group.world_size
 
 
 if __name__ == "__main__":

@@ -13,18 +13,25 @@ import os
 
 import numpy as np
 
+from ..distributed.data_parallel import unwrap
 from ..io import safetensors_io
 
 
 class Callback:
-    """Base class: override the hooks you need. `self.trainer` and `self.model` are set before training."""
+    """Base class: override the hooks you need. `self.trainer` and `self.model` are set before training.
+
+    In data-parallel training every rank runs every callback, except those with `rank_zero_only = True` (the ones
+    that write files or print), which run on rank 0 alone. `self.model` is the plain model, never the
+    DistributedDataParallel wrapper, so saved weights load into an unwrapped model.
+    """
 
     trainer = None
     model = None
+    rank_zero_only = False
 
     def set_trainer(self, trainer):
         self.trainer = trainer
-        self.model = trainer.model
+        self.model = unwrap(trainer.model)
 
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
@@ -149,6 +156,8 @@ class ModelCheckpoint(_Monitor):
     (save_best_only). `filepath` may contain {epoch} and log keys, e.g. 'model-{epoch:02d}-{val_loss:.3f}.safetensors'.
     Writes are atomic: an interrupted save leaves the previous file intact."""
 
+    rank_zero_only = True
+
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", min_delta=0.0, verbose=0):
         super().__init__(monitor, mode, min_delta)
         self.filepath, self.save_best_only, self.verbose = str(filepath), save_best_only, verbose
@@ -236,6 +245,8 @@ class LearningRateScheduler(Callback):
 
 class CSVLogger(Callback):
     """Append each epoch's logs as a row of a CSV file (the header is written once)."""
+
+    rank_zero_only = True
 
     def __init__(self, filename, separator=",", append=False):
         self.filename, self.separator, self.append = str(filename), separator, append

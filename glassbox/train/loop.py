@@ -15,6 +15,10 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..data.dataset import Dataset, Subset, TensorDataset
 from ..data.loader import DataLoader
+from ..distributed import collectives as dist_collectives
+from ..distributed import process_group as dist_group
+from ..distributed.data_parallel import DistributedDataParallel
+from ..distributed.sampler import DistributedSampler
 from ..errors import ShapeError
 from ..functional.shape import cat
 from ..optim.lr_scheduler import ReduceLROnPlateau as ReduceLROnPlateauSchedule
@@ -51,11 +55,20 @@ def _split_batch(batch):
 
 class Trainer:
     """Runs the loop; fit() builds one. Attributes a callback may read or set: model, optimizer, scheduler,
-    epochs, epoch, steps_per_epoch, running_loss, stop_training, resuming."""
+    epochs, epoch, steps_per_epoch, running_loss, stop_training, resuming, is_main (rank 0, or a plain run).
+
+    Data-parallel (the model is a DistributedDataParallel over more than one rank): the epoch's loss, every other
+    number train_step logs, the metrics and the validation results are summed over the ranks before they are
+    logged, so every rank sees, and every callback decides on, the same numbers; only rank 0 prints, runs the
+    callbacks marked rank_zero_only and writes the checkpoint."""
 
     def __init__(self, model, loss=None, optimizer=None, metrics=(), callbacks=(), scheduler=None,
                  scheduler_interval="epoch", train_step=None, verbose=1, log=print):
         self.model = model
+        self.data_parallel = isinstance(model, DistributedDataParallel) and model.process_group.world_size > 1
+        self.is_main = dist_group.get_rank() == 0
+        if not self.is_main:
+            verbose, log = 0, _silent
         self.loss_fn = get_loss(loss) if loss is not None else None
         self.optimizer = get_optimizer(optimizer, model) if optimizer is not None else None
         self.metrics = [get_metric(m) for m in metrics]
@@ -107,7 +120,23 @@ class Trainer:
     # ----- loops ---------------------------------------------------------------------------------------------------
     def _callbacks(self, hook, *args):
         for callback in self.callbacks:
-            getattr(callback, hook)(*args)
+            if self.is_main or not callback.rank_zero_only:
+                getattr(callback, hook)(*args)
+
+    def _sum_over_ranks(self, values):
+        """`values` (a list of numbers) summed over the ranks when training data-parallel, else unchanged."""
+        if not self.data_parallel or not values:
+            return list(values)
+        return dist_collectives.all_reduce_sums(values).tolist()
+
+    def _reduce_metrics(self):
+        """Add up the metrics' running sums over the ranks, so compute() gives the value over all the data."""
+        if not self.data_parallel:
+            return
+        for metric in self.metrics:
+            names = metric.additive_state
+            for name, value in zip(names, self._sum_over_ranks([getattr(metric, name) for name in names])):
+                setattr(metric, name, value)
 
     def fit(self, train_loader, val_loader=None, epochs=1, initial_epoch=0, checkpoint=None):
         if self.optimizer is None and not self.custom_step:
@@ -121,6 +150,9 @@ class Trainer:
             if self.stop_training:
                 break
             self.epoch = epoch
+            sampler = getattr(train_loader, "sampler", None)
+            if hasattr(sampler, "set_epoch"):  # a DistributedSampler: this epoch's order, the same on every rank
+                sampler.set_epoch(epoch)
             logs = {}
             self._callbacks("on_epoch_begin", epoch, logs)
             started = time.perf_counter()
@@ -132,7 +164,7 @@ class Trainer:
             logs["seconds"] = time.perf_counter() - started
             self._step_scheduler_after_epoch(logs)
             self._callbacks("on_epoch_end", epoch, logs)
-            if checkpoint is not None:
+            if checkpoint is not None and self.is_main:
                 save_training_state(checkpoint, self, train_loader, epoch)
             if self.stop_training:
                 break
@@ -158,10 +190,15 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             self._callbacks("on_train_batch_end", index, step_logs)
+            if self.data_parallel:  # a callback that stops one rank mid-epoch (TerminateOnNaN) stops them all
+                self.stop_training = self._sum_over_ranks([float(self.stop_training)])[0] > 0
             if self.stop_training:
                 break
+        keys = list(totals)
+        sums = self._sum_over_ranks([totals[key] for key in keys] + [counts[key] for key in keys])
         logs = {"loss": float("nan")}
-        logs.update({key: totals[key] / counts[key] for key in totals})
+        logs.update({key: sums[i] / sums[len(keys) + i] for i, key in enumerate(keys)})
+        self._reduce_metrics()
         logs.update(self._metric_logs())
         return logs
 
@@ -188,10 +225,16 @@ class Trainer:
                     size = _batch_size(batch)
                     total, count = total + self.compute_loss(output, targets).item() * size, count + size
                 self.update_metrics(output, targets)
+        total, count = self._sum_over_ranks([total, count])
         logs = {prefix + "loss": total / count} if count else {}
+        self._reduce_metrics()
         logs.update(self._metric_logs(prefix))
         self._callbacks("on_test_end", logs)
         return logs
+
+
+def _silent(*args, **kwargs):
+    """The log function of ranks other than 0: only rank 0 prints."""
 
 
 def _batch_size(batch):
@@ -246,9 +289,18 @@ def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=3
         # The loader's own generator is seeded from the default one, so gb.manual_seed fixes the data order, and
         # its state goes into checkpoints so that a resumed run sees the same batches.
         generator = Generator(int(default_generator.numpy.integers(2**62)))
-    train_loader = train if isinstance(train, DataLoader) else _loader(train_dataset, batch_size, shuffle, "train",
-                                                                       generator)
-    val_loader = None if val is None else _loader(val, batch_size, False, "val")
+    if train_step is None:
+        model = _wrap_if_distributed(model)
+    if isinstance(model, DistributedDataParallel) and model.process_group.world_size > 1:
+        train_loader, val_loader = _sharded_loaders(train, train_dataset, val, batch_size, shuffle, generator,
+                                                    model.process_group)
+    else:
+        if dist_group.get_world_size() > 1 and dist_group.get_rank() == 0:
+            log("fit: a custom train_step is not split across the ranks: every rank runs the whole training "
+                "(wrap the models in DistributedDataParallel inside the step to train data-parallel)")
+        train_loader = train if isinstance(train, DataLoader) else _loader(train_dataset, batch_size, shuffle,
+                                                                           "train", generator)
+        val_loader = None if val is None else _loader(val, batch_size, False, "val")
     if len(train_loader) == 0:
         raise ValueError("fit: the training data is empty")
     if val_loader is not None and len(val_loader) == 0:
@@ -261,6 +313,38 @@ def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=3
         initial_epoch = load_training_state(resume_from, trainer, train_loader)
         trainer.resuming = True
     return trainer.fit(train_loader, val_loader, epochs=epochs, initial_epoch=initial_epoch, checkpoint=checkpoint)
+
+
+def _wrap_if_distributed(model):
+    """The model in DistributedDataParallel when a process group of several ranks runs (fit wraps it by itself)."""
+    if dist_group.is_initialized() and dist_group.get_world_size() > 1 and \
+            not isinstance(model, DistributedDataParallel):
+        return DistributedDataParallel(model)
+    return model
+
+
+def _sharded_loaders(train, train_dataset, val, batch_size, shuffle, generator, group):
+    """Each rank's training and validation loaders: a 1/N shard of the data in batches of batch_size / N, so the
+    ranks' batches together are the batch of size batch_size that one process would take. DataLoaders passed in
+    are used as they are (give them a DistributedSampler yourself, as in PyTorch)."""
+    world = group.world_size
+    local_batch = max(1, round(batch_size / world))
+    if local_batch * world != batch_size and group.rank == 0:
+        print(f"fit: batch_size={batch_size} does not split evenly over {world} ranks; each rank takes "
+              f"{local_batch}, a global batch of {local_batch * world}")
+    if isinstance(train, DataLoader):
+        train_loader = train
+    else:
+        # One seed for every rank's shuffling, rank 0's (ranks need not share their default generator's seed).
+        seed = dist_collectives.broadcast_object(int(generator.numpy.integers(2**62)) if generator else 0)
+        sampler = DistributedSampler(train_dataset, shuffle=shuffle, seed=seed)
+        train_loader = DataLoader(train_dataset, batch_size=local_batch, sampler=sampler)
+    if val is None or isinstance(val, DataLoader):
+        return train_loader, val
+    val_dataset = _as_dataset(val, "val")
+    val_loader = DataLoader(val_dataset, batch_size=local_batch,
+                            sampler=DistributedSampler(val_dataset, shuffle=False, pad=False))
+    return train_loader, val_loader
 
 
 def evaluate(model, data, *, loss=None, metrics=(), batch_size=256, verbose=0):

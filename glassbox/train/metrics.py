@@ -17,6 +17,9 @@ class Metric:
     """Base class: `name` is the log key ('accuracy' -> also 'val_accuracy'); reset/update/compute."""
 
     name = "metric"
+    # The attributes reset() sets that are sums over examples: data-parallel training adds them up over the ranks
+    # before compute(). A custom metric with other running sums lists them here.
+    additive_state = ("total", "count")
 
     def __init__(self):
         self.reset()  # ready to update without a reset() first, like Keras's and torchmetrics' metrics
@@ -92,6 +95,8 @@ class R2Score(Metric):
     """Coefficient of determination 1 - SS_res / SS_tot, from running sums (exact over the epoch)."""
 
     name = "r2"
+
+    additive_state = ("residual", "sum", "sum_squares", "count")
 
     def reset(self):
         self.residual, self.sum, self.sum_squares, self.count = 0.0, 0.0, 0.0, 0

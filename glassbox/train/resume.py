@@ -1,5 +1,6 @@
 """Save and restore everything fit() needs to continue an interrupted run exactly where it stopped."""
 
+from ..distributed.data_parallel import unwrap
 from ..io.checkpoint import load_checkpoint, save_checkpoint
 from ..random import default_generator
 
@@ -18,7 +19,7 @@ def save_training_state(path, trainer, train_loader, epoch):
         "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
         "callbacks": {f"{index}:{type(c).__name__}": c.state_dict() for index, c in enumerate(trainer.callbacks)},
     }
-    save_checkpoint(path, model_state=trainer.model.state_dict(),
+    save_checkpoint(path, model_state=unwrap(trainer.model).state_dict(),
                     optimizer_state=trainer.optimizer.state_dict() if trainer.optimizer is not None else None,
                     scheduler_state=trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
                     extra=extra)
@@ -30,7 +31,7 @@ def load_training_state(path, trainer, train_loader):
     extra = state["extra"] or {}
     if extra.get("format") != _FORMAT:
         raise ValueError(f"{path}: not a fit() checkpoint (format {extra.get('format')!r}, expected {_FORMAT!r})")
-    trainer.model.load_state_dict(state["model_state"])
+    unwrap(trainer.model).load_state_dict(state["model_state"])
     if trainer.optimizer is not None and state["optimizer_state"] is not None:
         trainer.optimizer.load_state_dict(state["optimizer_state"])
     if trainer.scheduler is not None and state["scheduler_state"] is not None:
