@@ -9,6 +9,10 @@ from ..tensor import Tensor  # tensor.py imports autograd's package, never this 
 from . import anomaly, grad_mode
 from .engine import HookHandle
 
+# The op tracer (see trace.py): None unless a trace() block is running. Read once per op, so tracing costs nothing
+# when off; when set, it is called as _tracer(op_class, inputs, params, output) after each forward.
+_tracer = None
+
 
 class Function:
     """A primitive op: `forward(*arrays, **params) -> array` and `backward(grad_out) -> one gradient per input`.
@@ -53,6 +57,8 @@ class Function:
             result._is_view = True
         if anomaly._enabled:
             anomaly.check_forward(ctx, out)
+        if _tracer is not None:
+            _tracer(cls, inputs, params, result)
         if record:
             ctx.parents = tuple((t._ctx or t) if t.requires_grad else None for t in inputs)
             ctx.input_shapes = tuple(t.data.shape for t in inputs)
