@@ -190,12 +190,6 @@ def test_generator_must_be_a_glassbox_generator():
         DataLoader(_tensor_dataset(), shuffle=True, generator=np.random.default_rng(0))
 
 
-def test_num_workers_is_accepted_with_a_warning():
-    with pytest.warns(UserWarning, match="main process"):
-        loader = DataLoader(_tensor_dataset(6), batch_size=3, num_workers=2)
-    assert len(list(loader)) == 2
-
-
 # ----- resuming -----------------------------------------------------------------------------------------------------
 
 def _resumed_run(make_loader, epochs, stop_epoch, stop_batch):

@@ -10,7 +10,8 @@ from .collate import default_collate, default_convert
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .loader import DataLoader
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
+from .worker import WorkerInfo, get_worker_info
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "default_collate",
-           "default_convert", "datasets", "transforms"]
+           "default_convert", "datasets", "transforms", "WorkerInfo", "get_worker_info"]
