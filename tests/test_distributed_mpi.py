@@ -54,6 +54,16 @@ def test_two_ranks_take_the_same_steps_as_one_process_with_the_global_batch(tmp_
         np.testing.assert_allclose(two[key], one[key], rtol=0, atol=1e-10, err_msg=key)
 
 
+def test_a_resumed_data_parallel_run_continues_exactly(tmp_path):
+    _checked(run_mpi(2, os.path.join(PROGRAMS, "data_parallel_fit.py"), str(tmp_path / "r.npz"), "resume"))
+    result = np.load(tmp_path / "r.npz")
+    assert int(result["files"]) == 1  # the checkpoint, written by rank 0 alone
+    names = [name[len("straight."):] for name in result.files if name.startswith("straight.")]
+    assert len(names) == 4
+    for name in names:  # same weights, same data order (the sampler's seed came back from the checkpoint)
+        np.testing.assert_array_equal(result["resumed." + name], result["straight." + name], err_msg=name)
+
+
 def test_a_failing_rank_ends_the_whole_job_quickly_with_its_message():
     started = time.perf_counter()
     result = run_mpi(2, os.path.join(PROGRAMS, "failing_rank.py"), timeout=60)

@@ -13,11 +13,13 @@ Buckets start strictly in order, so every rank issues the same collectives in th
 """
 
 import contextlib
+import time
 
 import numpy as np
 
 from ..autograd import engine
 from ..nn.module import Module
+from ..tensor import Tensor
 from .collectives import broadcast_array
 from .process_group import init_process_group, is_initialized
 
@@ -41,6 +43,8 @@ class DistributedDataParallel(Module):
     broadcast_buffers: copy rank 0's buffers (BatchNorm's running statistics) to every rank before each forward in
       training mode, so all ranks hold the same model.
     The wrapped model is `self.module`; the wrapper's state_dict keys carry the prefix 'module.', as in torch.
+    `communication_seconds` adds up the time spent on the reduction: copying gradients into buckets, starting the
+    all-reduces and waiting for them at the end of backward (what communication costs the step).
     """
 
     def __init__(self, module, bucket_cap_mb=25, broadcast_buffers=True, process_group=None):
@@ -135,24 +139,25 @@ class DistributedDataParallel(Module):
     def _start(self, bucket):
         from mpi4py import MPI
 
+        started = time.perf_counter()
         for param, start, stop in zip(bucket.params, bucket.offsets[:-1], bucket.offsets[1:]):
             if param.grad is None:
                 bucket.buffer[start:stop] = 0  # no gradient on this rank (an unused branch): it adds nothing
             else:
                 bucket.buffer[start:stop] = param.grad.data.reshape(-1)
         bucket.request = self.process_group.comm.Iallreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM)
+        self._count_communication(started)
+
+    def _count_communication(self, started):
+        object.__setattr__(self, "communication_seconds", self.communication_seconds + time.perf_counter() - started)
 
     def _finish_reduction(self):
         """At the end of backward: start what is left (parameters that got no gradient), wait, write the means."""
-        import time
-
         from mpi4py import MPI
 
-        from ..tensor import Tensor
-
-        started = time.perf_counter()
         for bucket in self._buckets[self._next_bucket:]:
             self._start(bucket)
+        started = time.perf_counter()
         MPI.Request.Waitall([bucket.request for bucket in self._buckets])
         scale = 1.0 / self.process_group.world_size
         for bucket in self._buckets:
@@ -166,7 +171,7 @@ class DistributedDataParallel(Module):
             bucket.ready, bucket.request = 0, None
         object.__setattr__(self, "_next_bucket", 0)
         object.__setattr__(self, "_queued", False)
-        object.__setattr__(self, "communication_seconds", self.communication_seconds + time.perf_counter() - started)
+        self._count_communication(started)
 
     def extra_repr(self):
         sizes = ", ".join(f"{bucket.buffer.nbytes / 2**20:.2f}" for bucket in self._buckets)

@@ -50,6 +50,13 @@ class DistributedSampler(Sampler):
         """Make the next pass use the order of epoch `epoch` (the same on every rank)."""
         self.epoch = int(epoch)
 
+    def state_dict(self):
+        """The seed and epoch: all a resumed run needs to draw the same orders (fit's checkpoints keep it)."""
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state):
+        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
+
     def __iter__(self):
         n = len(self.dataset)
         if self.shuffle:

@@ -17,12 +17,19 @@ def save_training_state(path, trainer, train_loader, epoch):
         # loader's; restoring both makes the rest of the run repeat the uninterrupted one bit for bit.
         "default_generator": default_generator.get_state(),
         "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
+        "sampler": _sampler_state(train_loader),
         "callbacks": {f"{index}:{type(c).__name__}": c.state_dict() for index, c in enumerate(trainer.callbacks)},
     }
     save_checkpoint(path, model_state=unwrap(trainer.model).state_dict(),
                     optimizer_state=trainer.optimizer.state_dict() if trainer.optimizer is not None else None,
                     scheduler_state=trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
                     extra=extra)
+
+
+def _sampler_state(train_loader):
+    """A sampler's own state (a DistributedSampler's seed and epoch), when it has one."""
+    sampler = getattr(train_loader, "sampler", None)
+    return sampler.state_dict() if hasattr(sampler, "state_dict") else None
 
 
 def load_training_state(path, trainer, train_loader):
@@ -40,6 +47,9 @@ def load_training_state(path, trainer, train_loader):
     trainer.stop_training = bool(extra.get("stop_training", False))
     if extra.get("loader") is not None:
         train_loader.load_state_dict(extra["loader"])
+    sampler = getattr(train_loader, "sampler", None)
+    if extra.get("sampler") is not None and hasattr(sampler, "load_state_dict"):
+        sampler.load_state_dict(extra["sampler"])  # a DistributedSampler's seed: the same shuffles after resuming
     saved_callbacks = extra.get("callbacks") or {}
     for index, callback in enumerate(trainer.callbacks):
         key = f"{index}:{type(callback).__name__}"

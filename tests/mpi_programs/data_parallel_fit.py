@@ -5,6 +5,9 @@
 MODE 'fit': fit() with (x, y) arrays, shuffle=False: fit wraps the model and shards the data by itself.
 MODE 'sampler': a DataLoader with a DistributedSampler(shuffle=True, seed=5) and an explicit DDP wrapper with tiny
 buckets (many bucketed all-reduces per step). With N ranks the local batch is 12 / N.
+MODE 'resume': fit(shuffle=True) for 3 epochs straight, and again as 2 epochs with a checkpoint plus a second fit
+resumed from it (after a different manual_seed); rank 0 saves both final parameter sets ('straight.*',
+'resumed.*') and how many checkpoint files the ranks wrote.
 Every rank checks after every step that all ranks hold identical parameters; rank 0 saves the final parameters,
 the validation logs and the number of steps checked.
 """
@@ -36,8 +39,35 @@ class SameParametersEverywhere(Callback):
         self.steps += 1
 
 
+def _resume(out):
+    import os
+    import tempfile
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(96, 6)), rng.integers(0, 3, size=96)
+    folder = dist.broadcast_object(tempfile.mkdtemp(prefix="gb-resume-") if dist.get_rank() == 0 else None)
+    path = os.path.join(folder, "fit.ckpt")
+
+    def run(epochs, seed, **options):
+        gb.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3)).double()
+        fit(model, (x, y), epochs=epochs, batch_size=GLOBAL_BATCH, loss=nn.CrossEntropyLoss(),
+            optimizer=optim.Adam(model.parameters(), lr=0.01), verbose=0, **options)
+        return {name: p.data.copy() for name, p in model.named_parameters()}
+
+    straight = run(3, 0)
+    run(2, 0, checkpoint=path)
+    dist.barrier()  # rank 0 has written the checkpoint
+    resumed = run(3, 123, resume_from=path)
+    if dist.get_rank() == 0:
+        arrays = {f"straight.{k}": v for k, v in straight.items()} | {f"resumed.{k}": v for k, v in resumed.items()}
+        np.savez(out, files=len(os.listdir(folder)), **arrays)
+
+
 def main(out, mode):
     dist.init_process_group()
+    if mode == "resume":
+        return _resume(out)
     world = dist.get_world_size()
     gb.manual_seed(0)
     rng = np.random.default_rng(0)
