@@ -1,0 +1,124 @@
+"""Data-parallel scaling on this machine: training throughput of two CNN workloads on 1 and 2 MPI ranks, with the
+share of step time spent on gradient communication, and the cost of one all-reduce of the gradients alone.
+
+    python benchmarks/bench_distributed.py            # launches mpiexec -n 1 and -n 2 itself
+
+Workloads (float32, SGD with momentum, synthetic inputs of the right shape; global batch split over the ranks):
+  digits-cnn  the digits-cnn recipe's SmallCNN (Conv 16, Conv 32 with batch norm, 8x8 inputs), batch 32: 8 KB of
+              gradients, the recipe's own size
+  cnn         bench_cnn.py's CNN (Conv 32, Conv 64, Linear 1600-128, 1x28x28 inputs), batch 128: 0.9 MB
+Each rank limits BLAS to its share of the cores (glassbox.distributed does this), so 1 rank uses both cores and
+2 ranks one each: the comparison is the same machine used two ways.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+WORKLOADS = {"digits-cnn": 32, "cnn": 128}
+
+
+def _build(name, gb):
+    if name == "digits-cnn":
+        from glassbox.recipes.digits_cnn import build_model
+
+        return build_model(), (1, 8, 8)
+    nn = gb.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    return model, (1, 28, 28)
+
+
+def worker(name, steps, warmup):
+    """Runs on every rank under mpiexec; rank 0 prints one JSON line."""
+    import glassbox as gb
+    import glassbox.distributed as dist
+
+    group = dist.init_process_group()
+    gb.manual_seed(0)
+    model, shape = _build(name, gb)
+    params = sum(p.data.size for p in model.parameters())
+    wrapped = dist.DistributedDataParallel(model) if group.world_size > 1 else model
+    local = WORKLOADS[name] // group.world_size
+    rng = np.random.default_rng(group.rank)
+    x = gb.from_numpy(rng.standard_normal((local, *shape), dtype=np.float32))
+    y = gb.from_numpy(rng.integers(0, 10, local))
+    optimizer = gb.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    criterion = gb.nn.CrossEntropyLoss()
+
+    def step():
+        loss = criterion(wrapped(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    dist.barrier()
+    times, comm = [], []
+    for _ in range(steps):
+        before = getattr(wrapped, "communication_seconds", 0.0)
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+        comm.append(getattr(wrapped, "communication_seconds", 0.0) - before)
+    allreduce = []
+    if group.world_size > 1:  # one all-reduce of all the gradients, nothing else running
+        buffer = np.zeros(params, dtype=np.float32)
+        for _ in range(30):
+            dist.barrier()
+            started = time.perf_counter()
+            dist.all_reduce_array(buffer)
+            allreduce.append(time.perf_counter() - started)
+    if group.rank == 0:
+        print(json.dumps({"step": statistics.median(times), "comm": statistics.median(comm),
+                          "allreduce": statistics.median(allreduce) if allreduce else 0.0, "params": params}))
+
+
+def _launch(name, ranks, steps, warmup):
+    mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    command = [mpiexec if os.path.exists(mpiexec) else "mpiexec", "-n", str(ranks), sys.executable,
+               os.path.abspath(__file__), "--worker", name, "--steps", str(steps), "--warmup", str(warmup)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=list(WORKLOADS), help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=5, help="launches per workload and rank count (median)")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=10)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.steps, args.warmup)
+        return
+    from machine import describe
+
+    print("\n".join(describe(None)))
+    print(f"{'workload':<11} {'ranks':>5} {'step ms':>8} {'examples/s':>11} {'speed-up':>8} {'comm ms':>8} "
+          f"{'comm share':>10} {'allreduce ms':>12}")
+    for name, batch in WORKLOADS.items():
+        base = None
+        for ranks in (1, 2):
+            runs = []
+            for _ in range(args.rounds):  # alternate nothing: each launch is a fresh job, medians over launches
+                runs.append(_launch(name, ranks, args.steps, args.warmup))
+            step = statistics.median(r["step"] for r in runs)
+            comm = statistics.median(r["comm"] for r in runs)
+            allreduce = statistics.median(r["allreduce"] for r in runs)
+            throughput = batch / step
+            base = base or throughput
+            print(f"{name:<11} {ranks:>5} {step * 1e3:>8.2f} {throughput:>11.0f} {throughput / base:>8.2f} "
+                  f"{comm * 1e3:>8.2f} {comm / step:>10.1%} {allreduce * 1e3:>12.3f}")
+        print(f"{'':<11} gradients: {runs[0]['params']:,} float32 ({runs[0]['params'] * 4 / 2**20:.2f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
