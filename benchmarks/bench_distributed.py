@@ -4,11 +4,12 @@ share of step time spent on gradient communication, and the cost of one all-redu
     python benchmarks/bench_distributed.py            # launches mpiexec -n 1 and -n 2 itself
 
 Workloads (float32, SGD with momentum, synthetic inputs of the right shape; global batch split over the ranks):
-  digits-cnn  the digits-cnn recipe's SmallCNN (Conv 16, Conv 32 with batch norm, 8x8 inputs), batch 32: 8 KB of
-              gradients, the recipe's own size
+  digits-cnn  the digits-cnn recipe's SmallCNN (Conv 32, Conv 64 with batch norm, Linear 256-10, 8x8 inputs),
+              batch 32 as in the recipe: 0.08 MiB of gradients
   cnn         bench_cnn.py's CNN (Conv 32, Conv 64, Linear 1600-128, 1x28x28 inputs), batch 128: 0.9 MB
 Each rank limits BLAS to its share of the cores (glassbox.distributed does this), so 1 rank uses both cores and
-2 ranks one each: the comparison is the same machine used two ways.
+2 ranks one each: the comparison is the same machine used two ways. The peer is PyTorch's DistributedDataParallel
+on the same workloads (gloo over loopback, torch.set_num_threads(cores / ranks)); --no-torch leaves it out.
 """
 
 import argparse
@@ -81,10 +82,61 @@ def worker(name, steps, warmup):
                           "allreduce": statistics.median(allreduce) if allreduce else 0.0, "params": params}))
 
 
-def _launch(name, ranks, steps, warmup):
+def torch_worker(name, steps, warmup):
+    """The same workload in PyTorch's DistributedDataParallel (gloo over loopback), ranks from the MPI launcher."""
+    import torch
+    import torch.distributed as tdist
+
+    rank, world = int(os.environ.get("PMI_RANK", 0)), int(os.environ.get("PMI_SIZE", 1))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))  # each rank its share of the cores, as ours
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29533")
+    tdist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    nn = torch.nn
+    if name == "digits-cnn":
+        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64),
+                              nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(256, 10))
+        shape = (1, 8, 8)
+    else:
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+        shape = (1, 28, 28)
+    wrapped = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    local = WORKLOADS[name] // world
+    rng = np.random.default_rng(rank)
+    x = torch.from_numpy(rng.standard_normal((local, *shape), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, local))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    criterion = nn.CrossEntropyLoss()
+
+    def step():
+        loss = criterion(wrapped(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    tdist.barrier()
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    params = sum(p.numel() for p in model.parameters())
+    if rank == 0:
+        print(json.dumps({"step": statistics.median(times), "comm": float("nan"), "allreduce": float("nan"),
+                          "params": params}))
+    tdist.destroy_process_group()
+
+
+def _launch(name, ranks, steps, warmup, peer="glassbox"):
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     command = [mpiexec if os.path.exists(mpiexec) else "mpiexec", "-n", str(ranks), sys.executable,
-               os.path.abspath(__file__), "--worker", name, "--steps", str(steps), "--warmup", str(warmup)]
+               os.path.abspath(__file__), "--worker", name, "--steps", str(steps), "--warmup", str(warmup),
+               "--peer", peer]
     result = subprocess.run(command, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -92,31 +144,34 @@ def _launch(name, ranks, steps, warmup):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", choices=list(WORKLOADS), help=argparse.SUPPRESS)
+    parser.add_argument("--peer", choices=["glassbox", "torch"], default="glassbox", help=argparse.SUPPRESS)
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch's DDP (gloo) as the peer")
     parser.add_argument("--rounds", type=int, default=5, help="launches per workload and rank count (median)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.steps, args.warmup)
+        (torch_worker if args.peer == "torch" else worker)(args.worker, args.steps, args.warmup)
         return
     from machine import describe
 
     print("\n".join(describe(None)))
-    print(f"{'workload':<11} {'ranks':>5} {'step ms':>8} {'examples/s':>11} {'speed-up':>8} {'comm ms':>8} "
-          f"{'comm share':>10} {'allreduce ms':>12}")
+    peers = ["glassbox"] if args.no_torch else ["glassbox", "torch"]
+    print(f"{'workload':<11} {'peer':<8} {'ranks':>5} {'step ms':>8} {'examples/s':>11} {'speed-up':>8} "
+          f"{'comm ms':>8} {'comm share':>10} {'allreduce ms':>12}")
     for name, batch in WORKLOADS.items():
-        base = None
-        for ranks in (1, 2):
-            runs = []
-            for _ in range(args.rounds):  # alternate nothing: each launch is a fresh job, medians over launches
-                runs.append(_launch(name, ranks, args.steps, args.warmup))
-            step = statistics.median(r["step"] for r in runs)
-            comm = statistics.median(r["comm"] for r in runs)
-            allreduce = statistics.median(r["allreduce"] for r in runs)
-            throughput = batch / step
-            base = base or throughput
-            print(f"{name:<11} {ranks:>5} {step * 1e3:>8.2f} {throughput:>11.0f} {throughput / base:>8.2f} "
-                  f"{comm * 1e3:>8.2f} {comm / step:>10.1%} {allreduce * 1e3:>12.3f}")
+        for peer in peers:
+            base = None
+            for ranks in (1, 2):
+                # each launch is a fresh job; the medians are over launches (and over steps within one)
+                runs = [_launch(name, ranks, args.steps, args.warmup, peer) for _ in range(args.rounds)]
+                step = statistics.median(r["step"] for r in runs)
+                comm = statistics.median(r["comm"] for r in runs)
+                allreduce = statistics.median(r["allreduce"] for r in runs)
+                throughput = batch / step
+                base = base or throughput
+                print(f"{name:<11} {peer:<8} {ranks:>5} {step * 1e3:>8.2f} {throughput:>11.0f} "
+                      f"{throughput / base:>8.2f} {comm * 1e3:>8.2f} {comm / step:>10.1%} {allreduce * 1e3:>12.3f}")
         print(f"{'':<11} gradients: {runs[0]['params']:,} float32 ({runs[0]['params'] * 4 / 2**20:.2f} MiB)")
 
 

@@ -64,6 +64,14 @@ def test_a_resumed_data_parallel_run_continues_exactly(tmp_path):
         np.testing.assert_array_equal(result["resumed." + name], result["straight." + name], err_msg=name)
 
 
+def test_no_sync_accumulates_locally_and_the_next_backward_averages_everything(tmp_path):
+    out = tmp_path / "accumulate.json"
+    _checked(run_mpi(2, os.path.join(PROGRAMS, "gradient_accumulation.py"), str(out)))
+    result = json.loads(out.read_text())
+    assert result["local_grads_differed"]  # inside no_sync each rank kept its own gradients
+    assert result["max_difference"] < 1e-12
+
+
 def test_a_failing_rank_ends_the_whole_job_quickly_with_its_message():
     started = time.perf_counter()
     result = run_mpi(2, os.path.join(PROGRAMS, "failing_rank.py"), timeout=60)
