@@ -36,6 +36,37 @@ def _build(name, gb):
     return model, (1, 28, 28)
 
 
+def _step_function(lib, model, wrapped, rng, local, shape):
+    """One SGD-with-momentum step of `wrapped` on a fixed local batch, in glassbox or torch (`lib`)."""
+    x = lib.from_numpy(rng.standard_normal((local, *shape), dtype=np.float32))
+    y = lib.from_numpy(rng.integers(0, 10, local))
+    optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    criterion = lib.nn.CrossEntropyLoss()
+
+    def step():
+        loss = criterion(wrapped(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _time_steps(step, steps, warmup, barrier, communication_seconds):
+    """Seconds per step and communication seconds per step, after `warmup` steps and a barrier."""
+    for _ in range(warmup):
+        step()
+    barrier()
+    times, comm = [], []
+    for _ in range(steps):
+        before = communication_seconds()
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+        comm.append(communication_seconds() - before)
+    return times, comm
+
+
 def worker(name, steps, warmup):
     """Runs on every rank under mpiexec; rank 0 prints one JSON line."""
     import glassbox as gb
@@ -48,27 +79,9 @@ def worker(name, steps, warmup):
     wrapped = dist.DistributedDataParallel(model) if group.world_size > 1 else model
     local = WORKLOADS[name] // group.world_size
     rng = np.random.default_rng(group.rank)
-    x = gb.from_numpy(rng.standard_normal((local, *shape), dtype=np.float32))
-    y = gb.from_numpy(rng.integers(0, 10, local))
-    optimizer = gb.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    criterion = gb.nn.CrossEntropyLoss()
-
-    def step():
-        loss = criterion(wrapped(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(warmup):
-        step()
-    dist.barrier()
-    times, comm = [], []
-    for _ in range(steps):
-        before = getattr(wrapped, "communication_seconds", 0.0)
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-        comm.append(getattr(wrapped, "communication_seconds", 0.0) - before)
+    step = _step_function(gb, model, wrapped, rng, local, shape)
+    times, comm = _time_steps(step, steps, warmup, dist.barrier,
+                              lambda: getattr(wrapped, "communication_seconds", 0.0))
     allreduce = []
     if group.world_size > 1:  # one all-reduce of all the gradients, nothing else running
         buffer = np.zeros(params, dtype=np.float32)
@@ -106,25 +119,8 @@ def torch_worker(name, steps, warmup):
     wrapped = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     local = WORKLOADS[name] // world
     rng = np.random.default_rng(rank)
-    x = torch.from_numpy(rng.standard_normal((local, *shape), dtype=np.float32))
-    y = torch.from_numpy(rng.integers(0, 10, local))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    criterion = nn.CrossEntropyLoss()
-
-    def step():
-        loss = criterion(wrapped(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(warmup):
-        step()
-    tdist.barrier()
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
+    step = _step_function(torch, model, wrapped, rng, local, shape)
+    times, _ = _time_steps(step, steps, warmup, tdist.barrier, lambda: 0.0)
     params = sum(p.numel() for p in model.parameters())
     if rank == 0:
         print(json.dumps({"step": statistics.median(times), "comm": float("nan"), "allreduce": float("nan"),
