@@ -1,6 +1,6 @@
-"""The `glassbox` command: `glassbox list` and `glassbox run [RECIPE] [--epochs N] [--seed S] [--out DIR]
-[--data PATH] [--train-examples N]`. Errors are one line and a non-zero exit code (2 for bad arguments);
---debug shows tracebacks."""
+"""The `glassbox` command: `glassbox list`, `glassbox run [RECIPE] [--epochs N] [--seed S] [--out DIR]
+[--data PATH] [--train-examples N]`, `glassbox backprop` and `glassbox board`. Errors are one line and a non-zero
+exit code (2 for bad arguments); --debug shows tracebacks."""
 
 import argparse
 import json
@@ -54,12 +54,32 @@ def build_parser(recipe_names, default_recipe):
     run.add_argument("--quiet", action="store_true", help="no progress output, only the final metrics")
     # SUPPRESS: without it the subcommand's default (False) would overwrite `glassbox --debug run ...`'s True.
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+    # Commands with their own parsers: everything after the command's name is theirs (see `glassbox NAME --help`).
+    for name, text in _DELEGATED.items():
+        delegated = commands.add_parser(name, help=text, add_help=False)
+        delegated.add_argument("arguments", nargs=argparse.REMAINDER)
     return parser
+
+
+_DELEGATED = {
+    "backprop": "step through backpropagation one graph node at a time (glassbox backprop --help)",
+}
+
+
+def _run_delegated(name, arguments):
+    if name == "backprop":
+        from .insight.backprop_cli import main as backprop_main
+
+        return backprop_main(arguments)
+    raise AssertionError(name)
 
 
 def main(argv=None):
     from .recipes import DEFAULT_RECIPE, RECIPES
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:  # before argparse, which would take the command's own options as ours
+        return _run_delegated(argv[0], argv[1:])
     parser = build_parser(list(RECIPES), DEFAULT_RECIPE)
     args = parser.parse_args(argv)
     if args.command is None:

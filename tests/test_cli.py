@@ -149,3 +149,12 @@ def test_run_passes_the_settings_to_the_recipe(monkeypatch, capsys, tmp_path):
     # a data set's folder is accepted as --data, and --train-examples reaches the recipe (0 means all)
     assert cli.main(["run", "diabetes-mlp", "--data", str(tmp_path), "--train-examples", "0", "--quiet"]) == 0
     assert seen[-1].data == str(tmp_path) and seen[-1].train_examples == 0
+
+
+def test_backprop_command_gets_its_own_options(capsys):
+    assert cli.main(["backprop", "--model", "neuron"]) == 0
+    out = capsys.readouterr().out
+    assert "step 0:" in out and "backward pass complete" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "backprop" in capsys.readouterr().out
