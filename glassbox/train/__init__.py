@@ -1,4 +1,5 @@
-"""Training: the Keras-style fit/evaluate/predict loop, callbacks, metrics, model summary, the adversarial step."""
+"""Training: the Keras-style fit/evaluate/predict loop, callbacks, metrics, model summary, the adversarial step,
+training diagnostics and the learning-rate finder."""
 
 from .adversarial import AdversarialStep
 from .callbacks import (
@@ -12,7 +13,9 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+from .diagnostics import Diagnostics
 from .loop import Trainer, evaluate, fit, predict
+from .lr_finder import LRFinderResult, find_lr
 from .metrics import (
     Accuracy,
     MeanAbsoluteError,
@@ -29,4 +32,4 @@ from .summary import summary
 __all__ = ["fit", "evaluate", "predict", "Trainer", "Callback", "History", "ProgressBar", "EarlyStopping",
            "ModelCheckpoint", "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
            "Metric", "Accuracy", "TopKAccuracy", "MeanAbsoluteError", "MeanSquaredError", "R2Score", "accuracy",
-           "r2_score", "confusion_matrix", "summary", "AdversarialStep"]
+           "r2_score", "confusion_matrix", "summary", "AdversarialStep", "Diagnostics", "find_lr", "LRFinderResult"]
