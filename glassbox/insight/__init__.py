@@ -11,6 +11,8 @@ from .backprop_steps import (
 )
 from .formulas import Formula
 from .formulas import lookup as formula_for
+from .graph import GraphNode, GraphView, format_flops, graph_of_model, graph_view
 
 __all__ = ["BackpropStepper", "demo_graph", "format_step", "record_steps", "save_steps", "step_through",
-           "summarize", "Formula", "formula_for"]
+           "summarize", "Formula", "formula_for", "GraphNode", "GraphView", "format_flops", "graph_of_model",
+           "graph_view"]
