@@ -134,7 +134,10 @@ def _run(recipe, args):
     if not args.quiet:
         ranks = f" (data-parallel over {world} MPI ranks)" if world > 1 else ""
         print(f"glassbox run {recipe.NAME}: {recipe.DESCRIPTION}{ranks}")
-    metrics = recipe.run(config)
+    from .train.recording import recording
+
+    with recording(out):  # live log, diagnostics, graph and backprop steps for `glassbox board`
+        metrics = recipe.run(config)
     print(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"wrote {out}/: " + ", ".join(sorted(os.listdir(out))))
     return 0

@@ -25,6 +25,7 @@ from ..optim.lr_scheduler import ReduceLROnPlateau as ReduceLROnPlateauSchedule
 from ..random import default_generator
 from ..tensor import Tensor
 from . import callbacks as callbacks_module
+from . import recording
 from .losses import get_loss
 from .metrics import get_metric
 from .optimizers import get_optimizer
@@ -89,6 +90,7 @@ class Trainer:
         self.log = log
         self.stop_training, self.resuming = False, False
         self.epoch, self.epochs, self.steps_per_epoch, self.running_loss = 0, 0, 0, float("nan")
+        self.current_batch = None
 
     # ----- the override point --------------------------------------------------------------------------------------
     def train_step(self, batch):
@@ -179,6 +181,7 @@ class Trainer:
         # epoch mean in the epoch's logs, and so in the History.
         totals, counts = {}, {}
         for index, batch in enumerate(loader):
+            self.current_batch = batch  # for callbacks that look at the data (RunSnapshot draws its graph)
             self._callbacks("on_train_batch_begin", index, {})
             step_logs = self.train_step(batch)
             size = _batch_size(batch)
@@ -305,6 +308,7 @@ def fit(model, train, *, val=None, validation_split=None, epochs=1, batch_size=3
         raise ValueError("fit: the training data is empty")
     if val_loader is not None and len(val_loader) == 0:
         raise ValueError("fit: the validation data is empty")
+    callbacks = list(callbacks) + recording.callbacks_to_add(callbacks)  # what `glassbox run` records, if anything
     trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
                       scheduler=scheduler, scheduler_interval=scheduler_interval, train_step=train_step,
                       verbose=verbose, log=log)
