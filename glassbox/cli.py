@@ -63,6 +63,7 @@ def build_parser(recipe_names, default_recipe):
 
 _DELEGATED = {
     "backprop": "step through backpropagation one graph node at a time (glassbox backprop --help)",
+    "board": "watch training runs live in the browser: curves, images, diagnostics, graph (glassbox board --help)",
 }
 
 
@@ -71,6 +72,10 @@ def _run_delegated(name, arguments):
         from .insight.backprop_cli import main as backprop_main
 
         return backprop_main(arguments)
+    if name == "board":
+        from .board.cli import main as board_main
+
+        return board_main(arguments)
     raise AssertionError(name)
 
 

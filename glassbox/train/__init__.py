@@ -14,6 +14,7 @@ from .callbacks import (
     TerminateOnNaN,
 )
 from .diagnostics import Diagnostics
+from .live_log import LiveLog
 from .loop import Trainer, evaluate, fit, predict
 from .lr_finder import LRFinderResult, find_lr
 from .metrics import (
@@ -32,4 +33,5 @@ from .summary import summary
 __all__ = ["fit", "evaluate", "predict", "Trainer", "Callback", "History", "ProgressBar", "EarlyStopping",
            "ModelCheckpoint", "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
            "Metric", "Accuracy", "TopKAccuracy", "MeanAbsoluteError", "MeanSquaredError", "R2Score", "accuracy",
-           "r2_score", "confusion_matrix", "summary", "AdversarialStep", "Diagnostics", "find_lr", "LRFinderResult"]
+           "r2_score", "confusion_matrix", "summary", "AdversarialStep", "Diagnostics", "find_lr", "LRFinderResult",
+           "LiveLog"]
