@@ -90,7 +90,9 @@ class Diagnostics(Callback):
                           row, or the smoothed batch loss (EMA 0.9) rose above loss_rise (2) x its best and by more
                           than a tenth of its first value.
       overfitting         val_loss has not improved for overfit_epochs (3) epochs, is now more than overfit_rise
-                          (1%) above its best, and the training loss is lower than at that best epoch.
+                          (1%) above its best, and the training loss has fallen by more than overfit_fall (2%)
+                          since that best epoch (a model stuck at chance, whose training loss barely moves, is not
+                          overfitting however its validation loss wanders).
       loss_not_finite     a batch loss that is NaN or infinite.
     Epochs in the JSON are 0-based; in the sentences they count from 1 like the progress lines.
 
@@ -101,7 +103,7 @@ class Diagnostics(Callback):
     def __init__(self, directory=None, every=None, *, dead_threshold=0.5, saturation_threshold=0.5,
                  vanishing_ratio=1e-3, vanishing_norm=1e-8, exploding_norm=1e3, exploding_ratio=1e3,
                  exploding_growth=100.0, window=5, update_ratio_threshold=0.3, window_high=3, loss_rise=2.0,
-                 overfit_epochs=3, overfit_rise=0.01, verbose=True, plot=True):
+                 overfit_epochs=3, overfit_rise=0.01, overfit_fall=0.02, verbose=True, plot=True):
         if every is not None and (not isinstance(every, int) or every < 1):
             raise ValueError(f"Diagnostics: every must be a positive int (steps between samples), got {every!r}")
         if overfit_epochs < 1 or window < 2 or window_high < 1:
@@ -114,6 +116,7 @@ class Diagnostics(Callback):
             exploding_growth
         self.window, self.update_ratio_threshold, self.window_high = window, update_ratio_threshold, window_high
         self.loss_rise, self.overfit_epochs, self.overfit_rise = loss_rise, overfit_epochs, overfit_rise
+        self.overfit_fall = overfit_fall
         self._handles, self._current, self._order, self._before = [], {}, [], None
         self.reset()
 
@@ -350,7 +353,7 @@ class Diagnostics(Callback):
         epoch, loss, val = history[-1]
         best_epoch, best_loss, best_val = history[best]
         if len(history) - 1 - best >= self.overfit_epochs and val > best_val * (1 + self.overfit_rise) and \
-                loss < best_loss:
+                loss < best_loss * (1 - self.overfit_fall):
             self._warn("overfitting", None, f"Validation loss has been rising since epoch {best_epoch + 1} while the "
                        "training loss keeps falling: the model is memorising the training data. Stop earlier "
                        "(EarlyStopping(restore_best_weights=True)), get more data or augment it, add weight decay or "
