@@ -86,7 +86,8 @@ def test_a_failing_rank_ends_the_whole_job_quickly_with_its_message():
 def test_the_sampler_gives_each_example_to_one_rank_per_epoch(tmp_path, size):
     out = tmp_path / "indices.json"
     _checked(run_mpi(2, os.path.join(PROGRAMS, "sampler_coverage.py"), str(out), str(size)))
-    epochs = json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    epochs = result["epochs"]
     assert len(epochs) == 3
     orders = []
     for shards in epochs:
@@ -99,6 +100,9 @@ def test_the_sampler_gives_each_example_to_one_rank_per_epoch(tmp_path, size):
             assert not set(shards[0]) & set(shards[1])
         orders.append(everything)
     assert orders[0] != orders[1] != orders[2]  # a new order each epoch
+    if "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        # each of the 2 ranks on this machine gets its share of the cores for BLAS
+        assert result["blas_threads"] == [max(1, (os.cpu_count() or 1) // 2)] * 2
 
 
 def test_glassbox_run_trains_a_recipe_data_parallel_and_only_rank_zero_writes(tmp_path):

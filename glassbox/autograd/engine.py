@@ -93,6 +93,19 @@ def _topological_order(root):
     return order
 
 
+def conform_gradient(node, grad, shape):
+    """The gradient `node`'s backward returned for an input of `shape`, as an ndarray of that shape (NumPy
+    scalars wrapped, broadcasting undone); a shape that cannot be reduced to it is a bug in the op's backward."""
+    grad = np.asarray(grad)  # e.g. a NumPy scalar from indexing with ints
+    if grad.shape == shape:
+        return grad
+    try:
+        return unbroadcast(grad, shape)
+    except ValueError:
+        raise RuntimeError(f"{node.name()} returned a gradient of shape {grad.shape} for an input of shape "
+                           f"{shape}: a bug in that op's backward") from None
+
+
 def _run_hooks(hooks, grad, tensor_type):
     for hook in list(hooks):
         replaced = hook(tensor_type._make(grad))
@@ -165,14 +178,8 @@ def _backward_nodes(root, grad, retain_graph, tensor_type):
         for parent, parent_grad, shape in zip(node.parents, input_grads, node.input_shapes):
             if parent is None or parent_grad is None:
                 continue
-            if type(parent_grad) is not np.ndarray:  # e.g. a NumPy scalar from indexing with ints
-                parent_grad = np.asarray(parent_grad)
-            if parent_grad.shape != shape:
-                try:
-                    parent_grad = unbroadcast(parent_grad, shape)
-                except ValueError:
-                    raise RuntimeError(f"{node.name()} returned a gradient of shape {parent_grad.shape} for an "
-                                       f"input of shape {shape}: a bug in that op's backward") from None
+            if type(parent_grad) is not np.ndarray or parent_grad.shape != shape:
+                parent_grad = conform_gradient(node, parent_grad, shape)
             key = id(parent_grad)
             previous = seen.get(key)
             if previous is not None and previous() is parent_grad:

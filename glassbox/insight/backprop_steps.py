@@ -6,7 +6,7 @@ import textwrap
 
 import numpy as np
 
-from ..autograd.engine import _topological_order, unbroadcast
+from ..autograd.engine import _topological_order, conform_gradient
 from ..autograd.trace import trace as _trace
 from ..io.atomic import atomic_write
 from ..tensor import Tensor
@@ -223,15 +223,7 @@ class BackpropStepper:
 
     def _route(self, node, parent, parent_grad, shape):
         """Send one input gradient to its parent exactly as the engine does; returns it in the parent's shape."""
-        if type(parent_grad) is not np.ndarray:
-            parent_grad = np.asarray(parent_grad)
-        if parent_grad.shape != shape:
-            try:
-                parent_grad = unbroadcast(parent_grad, shape)
-            except ValueError:
-                raise RuntimeError(f"BackpropStepper: {node.name()} returned a gradient of shape "
-                                   f"{parent_grad.shape} for an input of shape {shape}: a bug in that op's "
-                                   "backward") from None
+        parent_grad = conform_gradient(node, parent_grad, shape)
         # Never add in place: the arrays may be shared with the node or with another input (Add passes one
         # gradient to both), and the graph must stay intact for a later backward().
         if hasattr(parent, "parents"):
